@@ -1,0 +1,121 @@
+/**
+ * The host's files as the live layers see them: every path is a real host path
+ * (`/etc/apt/...`) looked up under a root directory, which is `/` on a real host
+ * and a throwaway directory in tests.
+ */
+import { randomBytes } from "node:crypto"
+import * as fs from "node:fs/promises"
+import * as path from "node:path"
+import * as Data from "effect/Data"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+
+export class HostFileError extends Data.TaggedError("HostFileError")<{
+  readonly path: string
+  readonly operation: string
+  readonly detail: string
+}> {
+  override get message(): string {
+    return `cannot ${this.operation} ${this.path}: ${this.detail}`
+  }
+}
+
+export const underRoot = (root: string, hostPath: string): string => path.join(root, hostPath)
+
+/** `EACCES: permission denied, open '/x'` → `permission denied`: the path is already in the error. */
+const describeError = (error: unknown): string => {
+  const message = error instanceof Error ? error.message : String(error)
+  return /^[A-Z]+: ([^,]+)/.exec(message)?.[1] ?? message
+}
+
+const isMissing = (error: unknown): boolean => (error as NodeJS.ErrnoException | undefined)?.code === "ENOENT"
+
+const attempt = <A>(file: string, operation: string, run: () => Promise<A>): Effect.Effect<A, HostFileError> =>
+  Effect.tryPromise({
+    try: run,
+    catch: (error) => new HostFileError({ path: file, operation, detail: describeError(error) })
+  })
+
+export const readTextIfExists = (file: string): Effect.Effect<Option.Option<string>, HostFileError> =>
+  attempt(file, "read", () =>
+    fs.readFile(file, "utf8").then(Option.some, (error) =>
+      isMissing(error) ? Option.none() : Promise.reject(error)))
+
+/** The names in a directory, sorted; none when the directory does not exist. */
+export const listDirectoryIfExists = (dir: string): Effect.Effect<ReadonlyArray<string>, HostFileError> =>
+  attempt(dir, "list", () =>
+    fs.readdir(dir).then((names) => names.sort(), (error) => (isMissing(error) ? [] : Promise.reject(error))))
+
+export const isDirectory = (file: string): Effect.Effect<boolean> =>
+  Effect.promise(() => fs.stat(file).then((stats) => stats.isDirectory(), () => false))
+
+const isExecutableFile = (file: string): Effect.Effect<boolean> =>
+  Effect.promise(() => fs.stat(file).then((stats) => stats.isFile() && (stats.mode & 0o111) !== 0, () => false))
+
+/** `mkdir -p`; a directory it creates gets exactly `mode`, whatever the umask. */
+export const makeDirectory = (dir: string, mode: number): Effect.Effect<void, HostFileError> =>
+  attempt(dir, "create directory", async () => {
+    const firstCreated = await fs.mkdir(dir, { recursive: true, mode })
+    if (firstCreated !== undefined) await fs.chmod(dir, mode)
+  })
+
+/** Makes a rename in `dir` survive a crash; a file system that cannot sync directories is let be. */
+const syncDirectory = async (dir: string): Promise<void> => {
+  const handle = await fs.open(dir, "r")
+  try {
+    await handle.sync().catch(() => undefined)
+  } finally {
+    await handle.close()
+  }
+}
+
+/**
+ * Replaces `file` so that a reader sees the old content or the new one, never a
+ * part: the content goes to a hidden temporary file in the same directory, which
+ * is then renamed over it. The hidden name keeps apt and dnf from reading it.
+ */
+export const writeFileAtomically = (file: string, content: string, mode: number): Effect.Effect<void, HostFileError> =>
+  attempt(file, "write", async () => {
+    const temporary = path.join(
+      path.dirname(file),
+      `.${path.basename(file)}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`
+    )
+    try {
+      const handle = await fs.open(temporary, "wx", mode)
+      try {
+        await handle.writeFile(content, "utf8")
+        await handle.chmod(mode)
+        await handle.sync()
+      } finally {
+        await handle.close()
+      }
+      await fs.rename(temporary, file)
+      await syncDirectory(path.dirname(file))
+    } catch (error) {
+      await fs.rm(temporary, { force: true })
+      throw error
+    }
+  })
+
+/** The directories `PATH` names when the updater's environment has none. */
+export const DEFAULT_SEARCH_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+/** The `PATH` that spawned programs are looked up in. */
+export const processSearchPath = (): string => process.env["PATH"] ?? DEFAULT_SEARCH_PATH
+
+/**
+ * Where `name` would be found on `searchPath` under `root`, as a host path. Only
+ * absolute directories count: a root-run updater does not look in relative ones.
+ */
+export const findExecutable = (
+  root: string,
+  name: string,
+  searchPath: string
+): Effect.Effect<Option.Option<string>> =>
+  Effect.gen(function*() {
+    for (const dir of searchPath.split(":").filter((entry) => entry.startsWith("/"))) {
+      const hostPath = path.posix.join(dir, name)
+      if (yield* isExecutableFile(underRoot(root, hostPath))) return Option.some(hostPath)
+    }
+    return Option.none()
+  })

@@ -1,0 +1,38 @@
+/** Everything an update pass needs on a real host: detected package and service managers over Node. */
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import type { ServiceManagerKind } from "../services/AgentService.js"
+import type { PackageManagerKind } from "../services/PackageManager.js"
+import * as Repository from "../services/Repository.js"
+import * as UpdaterConfig from "../services/UpdaterConfig.js"
+import * as HostDetection from "./HostDetection.js"
+import * as NodeFileLock from "./NodeFileLock.js"
+import * as NodeHttp from "./NodeHttp.js"
+import * as NodeShell from "./NodeShell.js"
+
+export interface LiveHostOptions {
+  readonly repository: string
+  readonly packageManager: Option.Option<PackageManagerKind>
+  readonly serviceManager: Option.Option<ServiceManagerKind>
+}
+
+export const layer = (options: LiveHostOptions) => {
+  const config = UpdaterConfig.layer({ repository: options.repository })
+  const host = Layer.unwrapEffect(
+    Effect.map(
+      HostDetection.detect({
+        root: "/",
+        ...Option.match(options.packageManager, { onNone: () => ({}), onSome: (packageManager) => ({ packageManager }) }),
+        ...Option.match(options.serviceManager, { onNone: () => ({}), onSome: (serviceManager) => ({ serviceManager }) })
+      }),
+      (detected) => HostDetection.liveLayers(detected, "/")
+    )
+  )
+  return Layer.mergeAll(
+    host,
+    NodeFileLock.layer,
+    Repository.layer.pipe(Layer.provide(NodeHttp.layer())),
+    config
+  ).pipe(Layer.provide(config), Layer.provide(NodeShell.layer()))
+}

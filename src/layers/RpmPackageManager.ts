@@ -1,0 +1,201 @@
+/**
+ * PackageManager for dnf and yum (RHEL, CentOS, Rocky, AlmaLinux, Fedora, Amazon
+ * Linux). Files are read and written under `root`; the commands name the real
+ * host paths.
+ */
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import { compareUpstream, upstreamOf } from "../domain/Version.js"
+import { definesAgentRepository, YUM_REPO_SECTION, yumRepoProblem } from "../domain/YumRepoFile.js"
+import { PackageManager, PackageManagerError, type PackageManagerService } from "../services/PackageManager.js"
+import { lastLine, Shell } from "../services/Shell.js"
+import { runChecked } from "./CheckedCommand.js"
+import {
+  type HostFileError,
+  listDirectoryIfExists,
+  makeDirectory,
+  readTextIfExists,
+  underRoot,
+  writeFileAtomically
+} from "./HostFiles.js"
+
+export type RpmFlavor = "dnf" | "yum"
+
+export interface RpmOptions {
+  readonly root: string
+  readonly flavor: RpmFlavor
+}
+
+const AGENT_PACKAGE = "driveclient"
+const REPOS_DIR = "/etc/yum.repos.d"
+export const AGENT_REPO_FILE = `${REPOS_DIR}/${YUM_REPO_SECTION}.repo`
+
+export const RPM_ENV: Readonly<Record<string, string>> = { LC_ALL: "C" }
+
+const QUERY_TIMEOUT = Duration.minutes(2)
+const FETCH_TIMEOUT = Duration.minutes(10)
+const TRANSACTION_TIMEOUT = Duration.minutes(30)
+
+/** Limits a command to the agent repository: dnf's `--repo`, which yum 3 lacks. */
+const onlyAgentRepository = (flavor: RpmFlavor): ReadonlyArray<string> =>
+  flavor === "dnf" ? [`--repo=${YUM_REPO_SECTION}`] : ["--disablerepo=*", `--enablerepo=${YUM_REPO_SECTION}`]
+
+/** Orders full rpm versions (`1.2.0-1.el9`) by their upstream part, then by release. */
+const compareVersions = (a: string, b: string): number =>
+  compareUpstream(upstreamOf(a), upstreamOf(b)) ||
+  a.localeCompare(b, "en", { numeric: true })
+
+const newest = (versions: ReadonlyArray<string>): Option.Option<string> =>
+  Option.fromNullable([...versions].sort(compareVersions).at(-1))
+
+/** A `version-release`, with an optional epoch, as rpm, dnf and yum print it. */
+const RPM_VERSION = /^(?:\d+:)?(\d[\w.+~^]*-[\w.+~^]+)$/
+
+/**
+ * The versions among whitespace-separated words; the literal two characters `\n`
+ * count as a separator too, since dnf versions differ in whether `--queryformat`
+ * expands them.
+ */
+export const versionsIn = (output: string): ReadonlyArray<string> =>
+  output.split(/\s+|\\n/).flatMap((word) => {
+    const match = RPM_VERSION.exec(word)
+    return match === null ? [] : [match[1]!]
+  })
+
+/** The newest version in `dnf repoquery` or `yum list` output. */
+export const parseNewestVersion = (output: string): Option.Option<string> => newest(versionsIn(output))
+
+export const make = (options: RpmOptions) =>
+  Effect.gen(function*() {
+    const shell = yield* Shell
+    const { flavor } = options
+    const onHost = (hostPath: string) => underRoot(options.root, hostPath)
+
+    const run = (operation: string, argv: readonly [string, ...Array<string>], timeout: Duration.Duration) =>
+      runChecked(shell, argv, { env: RPM_ENV, timeout }, (detail) => new PackageManagerError({ operation, detail }))
+
+    const fileFailure = (operation: string) => (error: HostFileError) =>
+      new PackageManagerError({ operation, detail: error.message })
+
+    const installedVersion = shell.run(
+      ["rpm", "-q", "--qf", "%{VERSION}-%{RELEASE}\\n", AGENT_PACKAGE],
+      { env: RPM_ENV, timeout: QUERY_TIMEOUT }
+    ).pipe(
+      Effect.mapError((error) => new PackageManagerError({ operation: "rpm -q", detail: error.message })),
+      Effect.flatMap((result) => {
+        if (result.exitCode === 0) return Effect.succeed(parseNewestVersion(result.stdout))
+        if (/is not installed/.test(result.stdout + result.stderr)) return Effect.succeed(Option.none<string>())
+        return Effect.fail(new PackageManagerError({ operation: "rpm -q", detail: lastLine(result) }))
+      })
+    )
+
+    const findAgentRepoFile = Effect.gen(function*() {
+      const names = yield* listDirectoryIfExists(onHost(REPOS_DIR))
+      for (const name of names.filter((entry) => entry.endsWith(".repo"))) {
+        const file = `${REPOS_DIR}/${name}`
+        const text = yield* readTextIfExists(onHost(file))
+        if (Option.isSome(text) && definesAgentRepository(text.value)) return Option.some(file)
+      }
+      return Option.none<string>()
+    }).pipe(Effect.mapError(fileFailure("read the yum repositories")))
+
+    /** dnf's `install` leaves an installed package alone (dnf5), so an installed agent is upgraded. */
+    const transactionVerb = installedVersion.pipe(
+      Effect.map((installed) => (Option.isSome(installed) ? "upgrade" : "install"))
+    )
+
+    const candidateVersion = flavor === "dnf"
+      ? run("dnf repoquery", [
+        "dnf",
+        "-q",
+        "repoquery",
+        "--available",
+        "--latest-limit=1",
+        "--queryformat=%{version}-%{release}\\n",
+        ...onlyAgentRepository(flavor),
+        AGENT_PACKAGE
+      ], QUERY_TIMEOUT).pipe(Effect.map((result) => parseNewestVersion(result.stdout)))
+      : shell.run([
+        "yum",
+        "-q",
+        "list",
+        "available",
+        "--showduplicates",
+        ...onlyAgentRepository(flavor),
+        AGENT_PACKAGE
+      ], { env: RPM_ENV, timeout: QUERY_TIMEOUT }).pipe(
+        Effect.mapError((error) => new PackageManagerError({ operation: "yum list", detail: error.message })),
+        Effect.flatMap((result) => {
+          if (result.exitCode === 0) return Effect.succeed(parseNewestVersion(result.stdout))
+          if (/No matching Packages/i.test(result.stdout + result.stderr)) return Effect.succeed(Option.none<string>())
+          return Effect.fail(new PackageManagerError({ operation: "yum list", detail: lastLine(result) }))
+        })
+      )
+
+    const refresh = flavor === "dnf"
+      ? run("dnf makecache", ["dnf", "-y", "makecache", "--refresh", ...onlyAgentRepository(flavor)], FETCH_TIMEOUT)
+      : Effect.zipRight(
+        run("yum clean expire-cache", ["yum", "-y", "clean", "expire-cache", ...onlyAgentRepository(flavor)], QUERY_TIMEOUT),
+        run("yum makecache", ["yum", "-y", "makecache", ...onlyAgentRepository(flavor)], FETCH_TIMEOUT)
+      )
+
+    const download = Effect.gen(function*() {
+      const verb = yield* transactionVerb
+      const argv = [flavor, "-y", verb, "--downloadonly", AGENT_PACKAGE] as const
+      const result = yield* shell.run(argv, { env: RPM_ENV, timeout: FETCH_TIMEOUT }).pipe(
+        Effect.mapError((error) => new PackageManagerError({ operation: `${flavor} ${verb} --downloadonly`, detail: error.message }))
+      )
+      // yum 3 ends a download-only run with exit status 1 and this message, having downloaded.
+      const yumDownloadedOnly = flavor === "yum" && /exiting because "?download ?only"? specified/i.test(result.stdout + result.stderr)
+      if (result.exitCode !== 0 && !yumDownloadedOnly) {
+        return yield* new PackageManagerError({ operation: `${flavor} ${verb} --downloadonly`, detail: lastLine(result) })
+      }
+    })
+
+    // No --refresh: the package downloaded before the agent was stopped is used from the cache.
+    const install = Effect.gen(function*() {
+      const verb = yield* transactionVerb
+      yield* run(`${flavor} ${verb}`, [flavor, "-y", verb, AGENT_PACKAGE], TRANSACTION_TIMEOUT)
+    })
+
+    const service: PackageManagerService = {
+      kind: flavor,
+      installedVersion,
+
+      repositoryState: () =>
+        findAgentRepoFile.pipe(
+          Effect.map(Option.match({
+            onNone: () => ({ _tag: "Missing" as const }),
+            onSome: (file) => ({ _tag: "Configured" as const, file })
+          }))
+        ),
+
+      configureRepository: (_base, source) =>
+        Effect.gen(function*() {
+          const operation = `configure the ${flavor} repository`
+          if (source._tag !== "YumRepoFile") {
+            return yield* new PackageManagerError({ operation, detail: `${flavor} needs a repo file, not an apt key` })
+          }
+          const problem = yumRepoProblem(source.content)
+          if (problem !== undefined) return yield* new PackageManagerError({ operation, detail: problem })
+          // A second [drivesrvr] definition would make dnf and yum complain on every run.
+          const existing = yield* findAgentRepoFile
+          if (Option.isSome(existing) && existing.value !== AGENT_REPO_FILE) return
+          yield* Effect.zipRight(
+            makeDirectory(onHost(REPOS_DIR), 0o755),
+            writeFileAtomically(onHost(AGENT_REPO_FILE), source.content, 0o644)
+          ).pipe(Effect.mapError(fileFailure(operation)))
+        }),
+
+      refresh: Effect.asVoid(refresh),
+      candidateVersion,
+      download,
+      install
+    }
+    return PackageManager.of(service)
+  })
+
+export const layer = (options: RpmOptions): Layer.Layer<PackageManager, never, Shell> =>
+  Layer.effect(PackageManager, make(options))

@@ -1,0 +1,134 @@
+/**
+ * The command line: the original updater's short flags, long forms, and the
+ * `simulate` subcommand. Parsing only; what runs is handed in by `main`.
+ */
+import * as Command from "@effect/cli/Command"
+import * as HelpDoc from "@effect/cli/HelpDoc"
+import * as Options from "@effect/cli/Options"
+import * as ValidationError from "@effect/cli/ValidationError"
+import type * as Effect from "effect/Effect"
+import * as EffectModule from "effect/Effect"
+import type * as Option from "effect/Option"
+import { type ServiceManagerKind, serviceManagerKinds } from "../services/AgentService.js"
+import { type PackageManagerKind, packageManagerKinds } from "../services/PackageManager.js"
+import { DEFAULT_REPOSITORY } from "../services/UpdaterConfig.js"
+
+export interface UpdateOptions {
+  readonly repository: string
+  readonly verbose: boolean
+  readonly daemon: boolean
+  readonly interval: number
+  readonly logFile: Option.Option<string>
+  readonly pidfile: string
+  readonly packageManager: Option.Option<PackageManagerKind>
+  readonly serviceManager: Option.Option<ServiceManagerKind>
+}
+
+export interface SimulateOptions {
+  readonly verbose: boolean
+}
+
+export interface Handlers<E, R> {
+  readonly update: (options: UpdateOptions) => Effect.Effect<void, E, R>
+  readonly simulate: (options: SimulateOptions) => Effect.Effect<void, E, R>
+}
+
+export const DEFAULT_LOG_FILE = "/var/log/cloudbackup-updater.log"
+export const DEFAULT_PIDFILE = "/run/cloudbackup-updater.pid"
+
+const invalid = (message: string) => ValidationError.invalidValue(HelpDoc.p(message))
+
+const repository = Options.text("repository").pipe(
+  Options.withAlias("r"),
+  Options.withPseudoName("URI"),
+  Options.withDescription(`Base URI of the remote agent repository (default ${DEFAULT_REPOSITORY}).`),
+  Options.withDefault(DEFAULT_REPOSITORY),
+  Options.mapEffect((uri) => {
+    try {
+      const url = new URL(uri)
+      if ((url.protocol === "http:" || url.protocol === "https:") && url.search === "" && url.hash === "") {
+        return EffectModule.succeed(uri.replace(/\/+$/, ""))
+      }
+    } catch { /* reported below */ }
+    return EffectModule.fail(invalid(`-r/--repository: "${uri}" is not an http:// or https:// URI`))
+  })
+)
+
+const verbose = Options.boolean("verbose").pipe(
+  Options.withAlias("v"),
+  Options.withDescription("Verbose (debug) logging.")
+)
+
+const daemon = Options.boolean("daemon").pipe(
+  Options.withAlias("d"),
+  Options.withDescription("Run as a daemon: one pass at start, then a check every interval.")
+)
+
+/** Parsed as text so that a bad value gets the same one-line message in every case. */
+const interval = Options.text("interval").pipe(
+  Options.withAlias("i"),
+  Options.withPseudoName("NUM"),
+  Options.withDescription("Minutes between checks in daemon mode (default 60). Ignored otherwise."),
+  Options.withDefault("60"),
+  Options.mapEffect((text) => {
+    const minutes = /^\d+$/.test(text) ? Number(text) : Number.NaN
+    return Number.isSafeInteger(minutes) && minutes > 0
+      ? EffectModule.succeed(minutes)
+      : EffectModule.fail(invalid(`-i/--interval: "${text}" is not a positive whole number of minutes`))
+  })
+)
+
+const logFile = Options.text("log-file").pipe(
+  Options.withAlias("l"),
+  Options.withPseudoName("PATH"),
+  Options.withDescription(`Log file in daemon mode (default ${DEFAULT_LOG_FILE}). Ignored otherwise.`),
+  Options.optional
+)
+
+const pidfile = Options.text("pidfile").pipe(
+  Options.withAlias("p"),
+  Options.withPseudoName("PATH"),
+  Options.withDescription(`Pidfile in daemon mode (default ${DEFAULT_PIDFILE}). Ignored otherwise.`),
+  Options.withDefault(DEFAULT_PIDFILE)
+)
+
+const oneOf = <A extends string>(name: string, choices: ReadonlyArray<A>, description: string) =>
+  Options.text(name).pipe(
+    Options.withPseudoName(choices.join("|")),
+    Options.withDescription(`${description} One of: ${choices.join(", ")}.`),
+    Options.mapEffect((text) =>
+      (choices as ReadonlyArray<string>).includes(text)
+        ? EffectModule.succeed(text as A)
+        : EffectModule.fail(invalid(`--${name}: "${text}" is not one of ${choices.join(", ")}`))
+    ),
+    Options.optional
+  )
+
+const packageManager = oneOf("package-manager", packageManagerKinds, "Use this package manager instead of detecting it.")
+
+const serviceManager = oneOf("service-manager", serviceManagerKinds, "Use this service manager instead of detecting it.")
+
+/**
+ * The updater's command, and `simulate` as a command of its own: as a subcommand
+ * of a command with options, @effect/cli would report any unknown option as an
+ * invalid subcommand.
+ */
+export const make = <E, R>(handlers: Handlers<E, R>) => ({
+  update: Command.make(
+    "cloudbackup-updater",
+    { repository, verbose, daemon, interval, logFile, pidfile, packageManager, serviceManager },
+    handlers.update
+  ).pipe(
+    Command.withDescription(
+      "Keeps the driveclient backup agent installed and up to date. " +
+        "`cloudbackup-updater simulate` shows it at work on simulated hosts."
+    )
+  ),
+  simulate: Command.make("simulate", { verbose }, handlers.simulate).pipe(
+    Command.withDescription(
+      "Runs the update pass against simulated hosts and an embedded repository on 127.0.0.1 (needs no root, changes nothing)."
+    )
+  )
+})
+
+export const isSimulate = (argv: ReadonlyArray<string>): boolean => argv[2] === "simulate"

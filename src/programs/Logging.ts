@@ -1,0 +1,35 @@
+/** Log lines: `level: message`, on a terminal stream or (see LogFile) in the daemon's log file. */
+import * as Layer from "effect/Layer"
+import * as Logger from "effect/Logger"
+import * as LogLevel from "effect/LogLevel"
+import { lineOf } from "../domain/LogLine.js"
+import { wantsColor } from "./CliConsole.js"
+
+const COLORS: Partial<Record<LogLevel.LogLevel["_tag"], string>> = {
+  Error: "\x1b[31m",
+  Fatal: "\x1b[31m",
+  Warning: "\x1b[33m",
+  Debug: "\x1b[2m"
+}
+
+/** A logger writing one line per event to a terminal stream, coloured when it is a terminal. */
+export const streamLogger = (stream: NodeJS.WriteStream, prefix: (date: Date) => string = () => "") =>
+  Logger.make<unknown, void>((options) => {
+    const line = `${prefix(options.date)}${lineOf(options)}`
+    const color = wantsColor(stream) ? COLORS[options.logLevel._tag] : undefined
+    stream.write(color === undefined ? `${line}\n` : `${color}${line}\x1b[0m\n`)
+  })
+
+export const level = (verbose: boolean) => Logger.minimumLogLevel(verbose ? LogLevel.Debug : LogLevel.Info)
+
+export const useLogger = (logger: Logger.Logger<unknown, void>, verbose: boolean): Layer.Layer<never> =>
+  Layer.merge(Logger.replace(Logger.defaultLogger, logger), level(verbose))
+
+export const stderrLayer = (verbose: boolean): Layer.Layer<never> => useLogger(streamLogger(process.stderr), verbose)
+
+/** For `simulate`: on stdout, in order with its report, each line stamped with the seconds since the start. */
+export const stdoutElapsedLayer = (verbose: boolean, start: number = Date.now()): Layer.Layer<never> =>
+  useLogger(
+    streamLogger(process.stdout, (date) => `[+${((date.getTime() - start) / 1000).toFixed(1).padStart(4)}s] `),
+    verbose
+  )

@@ -1,0 +1,26 @@
+/** The agent's init-system service: whether it runs, and stopping and starting it. */
+import * as Context from "effect/Context"
+import * as Data from "effect/Data"
+import type * as Effect from "effect/Effect"
+
+export type ServiceManagerKind = "systemd" | "sysv"
+
+export const serviceManagerKinds: ReadonlyArray<ServiceManagerKind> = ["systemd", "sysv"]
+
+export class AgentServiceError extends Data.TaggedError("AgentServiceError")<{
+  readonly operation: "status" | "stop" | "start"
+  readonly detail: string
+}> {
+  override get message(): string {
+    return `cannot ${this.operation} the agent: ${this.detail}`
+  }
+}
+
+export interface AgentServiceShape {
+  readonly kind: ServiceManagerKind
+  readonly isRunning: Effect.Effect<boolean, AgentServiceError>
+  readonly stop: Effect.Effect<void, AgentServiceError>
+  readonly start: Effect.Effect<void, AgentServiceError>
+}
+
+export class AgentService extends Context.Tag("cloudbackup-updater/AgentService")<AgentService, AgentServiceShape>() {}

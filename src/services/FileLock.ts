@@ -1,0 +1,92 @@
+/**
+ * Dot-locks: a file created exclusively that holds its owner's pid. The agent
+ * holds `/var/cache/driveclient/backup-running.lock` while it backs up; the
+ * updater takes the same lock around an upgrade, and a lock of its own around
+ * each update pass.
+ */
+import * as Context from "effect/Context"
+import * as Data from "effect/Data"
+import type * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import type * as Option from "effect/Option"
+import * as Schedule from "effect/Schedule"
+import type * as Scope from "effect/Scope"
+
+export class LockHeld extends Data.TaggedError("LockHeld")<{
+  readonly path: string
+  readonly pid: number | undefined
+}> {
+  override get message(): string {
+    return `${this.path} is held${this.pid === undefined ? "" : ` by pid ${this.pid}`}`
+  }
+}
+
+export class LockError extends Data.TaggedError("LockError")<{
+  readonly path: string
+  readonly operation: string
+  readonly detail: string
+}> {
+  override get message(): string {
+    return `cannot ${this.operation} ${this.path}: ${this.detail}`
+  }
+}
+
+export interface Holder {
+  /** The pid written in the lock file, when it holds one. */
+  readonly pid: number | undefined
+  /** Whether that pid is a live process on this host. */
+  readonly alive: boolean
+  /** The live process's command line, when it can be read. */
+  readonly command: ReadonlyArray<string> | undefined
+}
+
+export interface FileLockService {
+  /** Creates the lock exclusively with this process's pid inside. */
+  readonly tryAcquire: (path: string) => Effect.Effect<void, LockHeld | LockError>
+  /** Removes the lock if it holds this process's pid; someone else's lock is left alone. */
+  readonly release: (path: string) => Effect.Effect<void, LockError>
+  /** Who holds the lock, if anyone. */
+  readonly holder: (path: string) => Effect.Effect<Option.Option<Holder>, LockError>
+  /**
+   * Removes a stale lock: one whose holder fails `owns` — by default, whose
+   * holder is dead (checked again just before removal). By default a lock
+   * without a pid in it is not stale: its holder cannot be told.
+   */
+  readonly breakStale: (path: string, owns?: (holder: Holder) => boolean) => Effect.Effect<boolean, LockError>
+  /**
+   * Returns when the lock file may have changed: at once when it does not exist,
+   * else on a change in its directory or after `poll`, whichever is first.
+   */
+  readonly awaitChange: (path: string, poll: Duration.DurationInput) => Effect.Effect<void, LockError>
+}
+
+export class FileLock extends Context.Tag("cloudbackup-updater/FileLock")<FileLock, FileLockService>() {}
+
+/** Holds `path` for the scope; waits while a live process holds it, reclaims it from a dead one. */
+export const acquireScoped = (
+  path: string,
+  options: { readonly poll: Duration.DurationInput; readonly onWait: (pid: number | undefined) => Effect.Effect<void> }
+): Effect.Effect<void, LockError, FileLock | Scope.Scope> =>
+  Effect.gen(function*() {
+    const locks = yield* FileLock
+    let announced = false
+    const attempt = locks.tryAcquire(path).pipe(
+      Effect.as(true),
+      Effect.catchTag("LockHeld", (held) =>
+        Effect.gen(function*() {
+          if (yield* locks.breakStale(path)) {
+            yield* Effect.logWarning(`removed stale lock ${path} left by dead pid ${held.pid ?? "(none)"}`)
+            return false
+          }
+          if (!announced) {
+            announced = true
+            yield* options.onWait(held.pid)
+          }
+          // Paces the retries: returns on a change in the lock's directory or after `poll`.
+          yield* locks.awaitChange(path, options.poll)
+          return false
+        }))
+    )
+    yield* Effect.repeat(attempt, Schedule.recurUntil((acquired: boolean) => acquired))
+    yield* Effect.addFinalizer(() => locks.release(path).pipe(Effect.catchAll((e) => Effect.logWarning(e.message))))
+  })

@@ -1,0 +1,52 @@
+/**
+ * The host's package manager as the update pass needs it: the agent
+ * repository's configuration, the agent's installed version, and transactions.
+ */
+import * as Context from "effect/Context"
+import * as Data from "effect/Data"
+import type * as Effect from "effect/Effect"
+import type * as Option from "effect/Option"
+
+export type PackageManagerKind = "apt" | "dnf" | "yum"
+
+export const packageManagerKinds: ReadonlyArray<PackageManagerKind> = ["apt", "dnf", "yum"]
+
+export class PackageManagerError extends Data.TaggedError("PackageManagerError")<{
+  readonly operation: string
+  readonly detail: string
+}> {
+  override get message(): string {
+    return `${this.operation} failed: ${this.detail}`
+  }
+}
+
+/** What configuring the agent repository needs from the remote repository. */
+export type RepositorySource =
+  | { readonly _tag: "AptKey"; readonly key: string }
+  | { readonly _tag: "YumRepoFile"; readonly content: string }
+
+export type RepositoryState =
+  | { readonly _tag: "Configured"; readonly file: string }
+  | { readonly _tag: "Missing" }
+
+export interface PackageManagerService {
+  readonly kind: PackageManagerKind
+  /** Where the agent repository is configured, if it is (any sources file, any format). */
+  readonly repositoryState: (base: string) => Effect.Effect<RepositoryState, PackageManagerError>
+  readonly configureRepository: (base: string, source: RepositorySource) => Effect.Effect<void, PackageManagerError>
+  /** The installed agent's full package version (`1.1.0-1`); none when not installed. */
+  readonly installedVersion: Effect.Effect<Option.Option<string>, PackageManagerError>
+  /** Fresh metadata for the agent repository. */
+  readonly refresh: Effect.Effect<void, PackageManagerError>
+  /** The newest agent version the configured repositories offer (after `refresh`); none when none does. */
+  readonly candidateVersion: Effect.Effect<Option.Option<string>, PackageManagerError>
+  /** Downloads the newest agent package into the cache without installing it. */
+  readonly download: Effect.Effect<void, PackageManagerError>
+  /** Installs the newest agent, or upgrades to it. */
+  readonly install: Effect.Effect<void, PackageManagerError>
+}
+
+export class PackageManager extends Context.Tag("cloudbackup-updater/PackageManager")<
+  PackageManager,
+  PackageManagerService
+>() {}

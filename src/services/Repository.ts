@@ -1,0 +1,67 @@
+/**
+ * The vendor's remote agent repository: the published version and the material
+ * that configures it on a host. Everything it returns has been checked.
+ */
+import * as Context from "effect/Context"
+import * as Data from "effect/Data"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Layer from "effect/Layer"
+import { aptKeyProblem } from "../domain/AptSources.js"
+import { parseVersionTxt } from "../domain/Version.js"
+import { yumRepoProblem } from "../domain/YumRepoFile.js"
+import { Http } from "./Http.js"
+import { UpdaterConfig } from "./UpdaterConfig.js"
+
+export class RepositoryError extends Data.TaggedError("RepositoryError")<{
+  readonly url: string
+  readonly detail: string
+}> {
+  override get message(): string {
+    return `${this.url}: ${this.detail}`
+  }
+}
+
+export interface RepositoryShape {
+  readonly base: string
+  /** The newest agent version named by `version.txt`. */
+  readonly latestVersion: Effect.Effect<string, RepositoryError>
+  /** `debian/agentrepo.key`, an ASCII-armoured public key. */
+  readonly aptKey: Effect.Effect<string, RepositoryError>
+  /** `redhat/drivesrvr.repo`, a repo file with a `[drivesrvr]` section. */
+  readonly yumRepoFile: Effect.Effect<string, RepositoryError>
+}
+
+export class Repository extends Context.Tag("cloudbackup-updater/Repository")<Repository, RepositoryShape>() {}
+
+export const make = Effect.gen(function*() {
+  const http = yield* Http
+  const { repository: base } = yield* UpdaterConfig
+
+  const fetchChecked = <A>(path: string, check: (body: string) => Either.Either<A, string>) => {
+    const url = `${base}/${path}`
+    return http.getText(url).pipe(
+      Effect.mapError((error) => new RepositoryError({ url, detail: error.detail })),
+      Effect.flatMap((body) =>
+        Either.match(check(body), {
+          onLeft: (detail) => Effect.fail(new RepositoryError({ url, detail })),
+          onRight: Effect.succeed
+        })
+      )
+    )
+  }
+
+  const problemToEither = (problem: (body: string) => string | undefined) => (body: string) => {
+    const found = problem(body)
+    return found === undefined ? Either.right(body) : Either.left(found)
+  }
+
+  return Repository.of({
+    base,
+    latestVersion: fetchChecked("version.txt", parseVersionTxt),
+    aptKey: fetchChecked("debian/agentrepo.key", problemToEither(aptKeyProblem)),
+    yumRepoFile: fetchChecked("redhat/drivesrvr.repo", problemToEither(yumRepoProblem))
+  })
+})
+
+export const layer: Layer.Layer<Repository, never, Http | UpdaterConfig> = Layer.effect(Repository, make)

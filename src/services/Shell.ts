@@ -1,0 +1,52 @@
+/**
+ * Runs programs with an argument vector — never through a shell.
+ * A non-zero exit status is a result, not an error: callers decide what it means.
+ */
+import * as Context from "effect/Context"
+import * as Data from "effect/Data"
+import type * as Duration from "effect/Duration"
+import type * as Effect from "effect/Effect"
+
+export interface CommandResult {
+  readonly exitCode: number
+  readonly stdout: string
+  readonly stderr: string
+}
+
+export interface RunOptions {
+  /** Added to the updater's own environment. */
+  readonly env?: Readonly<Record<string, string>>
+  /** The child is sent SIGTERM after this long, and SIGKILL after a grace period. */
+  readonly timeout?: Duration.DurationInput
+  /**
+   * `"discard"` connects the child's stdio to /dev/null: for commands that start
+   * daemons, which must not inherit a pipe of the updater's.
+   */
+  readonly output?: "capture" | "discard"
+}
+
+export class ShellError extends Data.TaggedError("ShellError")<{
+  readonly argv: ReadonlyArray<string>
+  readonly reason: "NotFound" | "SpawnFailed" | "TimedOut"
+  readonly detail: string
+}> {
+  override get message(): string {
+    return `${this.argv[0]}: ${this.detail}`
+  }
+}
+
+export interface ShellService {
+  readonly run: (
+    argv: readonly [string, ...Array<string>],
+    options?: RunOptions
+  ) => Effect.Effect<CommandResult, ShellError>
+}
+
+export class Shell extends Context.Tag("cloudbackup-updater/Shell")<Shell, ShellService>() {}
+
+/** The last non-empty line of a command's error output, for one-line error messages. */
+export const lastLine = (result: CommandResult): string => {
+  const lines = `${result.stderr}\n${result.stdout}`.split("\n").map((line) => line.trim()).filter(Boolean)
+  const errors = lines.filter((line) => /^(E:|Error|error:)/.test(line))
+  return errors.at(-1) ?? lines.at(-1) ?? `exit status ${result.exitCode}`
+}

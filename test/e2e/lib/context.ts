@@ -1,0 +1,14 @@
+/** What the global setup hands to every test file (via vitest's provide/inject). */
+import type { Fixtures } from "./fixtures.js"
+import type { RootImage, RootKind } from "./rootImage.js"
+
+export interface E2eContext {
+  readonly fixtures: Fixtures
+  readonly images: Readonly<Record<RootKind, RootImage>>
+}
+
+declare module "vitest" {
+  export interface ProvidedContext {
+    e2e: E2eContext
+  }
+}

@@ -1,0 +1,57 @@
+#!/bin/sh
+# build-root.sh apt|rpm OUT.tar
+# Builds a throwaway Debian 12 root with mmdebstrap (variant apt, this host's Debian mirror) and
+# writes it as a tarball:
+#   apt  apt + init-system-helpers (service) + procps
+#   rpm  the same + Debian's dnf and rpm, set up like an rpm-based host: rpmdb at /var/lib/rpm
+#        (initialised, holding e2e-rootfs-provides so that /bin/sh etc. resolve), dnf's "local"
+#        plugin disabled, skip_if_unavailable=False as on RHEL.
+# Both get a permissive /usr/sbin/policy-rc.d and no Debian mirror in their apt sources (inside
+# a root, only the agent repository on 127.0.0.1 is ever contacted).
+set -eu
+KIND=${1:?usage: build-root.sh apt|rpm OUT.tar}
+OUT=${2:?usage: build-root.sh apt|rpm OUT.tar}
+HERE=$(cd "$(dirname "$0")" && pwd)
+FIX="$HERE/../fixtures/roots"
+# The mirror this host's apt uses (first URIs: of its deb822 sources), unless E2E_DEBIAN_MIRROR says.
+HOST_MIRROR=$(awk '$1 == "URIs:" { print $2; exit }' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)
+MIRROR=${E2E_DEBIAN_MIRROR:-${HOST_MIRROR:-http://deb.debian.org/debian}}
+
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+
+set -- --variant=apt --include=init-system-helpers,procps \
+    --customize-hook="upload $FIX/policy-rc.d /usr/sbin/policy-rc.d" \
+    --customize-hook='chmod 0755 "$1/usr/sbin/policy-rc.d"' \
+    --customize-hook='echo "# e2e root: no Debian mirror, the tests reach only 127.0.0.1" >"$1/etc/apt/sources.list"' \
+    --customize-hook='rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/*.bin'
+
+case "$KIND" in
+apt) ;;
+rpm)
+    mkdir -p "$WORK/top"
+    rpmbuild -bb --quiet --define "_topdir $WORK/top" --define "_dbpath $WORK/rpmdb" \
+        "$FIX/rootfs-provides.spec" >"$WORK/rpmbuild.log" 2>&1 || {
+        cat "$WORK/rpmbuild.log" >&2
+        exit 1
+    }
+    PROVIDES=$(find "$WORK/top/RPMS" -name '*.rpm' | head -n 1)
+    set -- "$@" --include=dnf,rpm \
+        --customize-hook='mkdir -p "$1/etc/rpm" "$1/etc/dnf/plugins" "$1/var/lib/rpm"' \
+        --customize-hook="upload $FIX/rpm-macros /etc/rpm/macros" \
+        --customize-hook="upload $PROVIDES /tmp/rootfs-provides.rpm" \
+        --customize-hook='chroot "$1" rpm --initdb' \
+        --customize-hook='chroot "$1" rpm -i --nodeps /tmp/rootfs-provides.rpm' \
+        --customize-hook='rm -f "$1/tmp/rootfs-provides.rpm"' \
+        --customize-hook='printf "[main]\nenabled=0\n" >"$1/etc/dnf/plugins/local.conf"' \
+        --customize-hook='sed -i "s/^skip_if_unavailable=.*/skip_if_unavailable=False/" "$1/etc/dnf/dnf.conf"'
+    ;;
+*)
+    echo "build-root.sh: unknown kind: $KIND" >&2
+    exit 2
+    ;;
+esac
+
+PARTIAL="${OUT%.tar}.partial.tar"
+mmdebstrap --quiet "$@" bookworm "$PARTIAL" "$MIRROR"
+mv "$PARTIAL" "$OUT"

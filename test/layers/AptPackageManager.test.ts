@@ -1,0 +1,355 @@
+import { describe, expect, it } from "@effect/vitest"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as AptPackageManager from "../../src/layers/AptPackageManager.js"
+import { Shell, ShellError, type ShellService } from "../../src/services/Shell.js"
+import { cannedShell } from "../support/CannedShell.js"
+import { APT_DOWNLOAD, APT_INSTALL, aptUpdate, DPKG_QUERY } from "../support/ExpectedCommands.js"
+import * as FakeShell from "../support/FakeShell.js"
+import {
+  hostFileExists,
+  listHostDirectory,
+  makeHostDirectory,
+  modeOf,
+  readHostFile,
+  tempRoot,
+  writeHostFile
+} from "../support/TempRoot.js"
+
+const BASE = "https://agentrepo.example.test"
+const KEY = "-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nmQINBGVkZXN0\n=t3st\n-----END PGP PUBLIC KEY BLOCK-----\n"
+const APT_ENV = {
+  DEBIAN_FRONTEND: "noninteractive",
+  LC_ALL: "C",
+  APT_LISTCHANGES_FRONTEND: "none",
+  NEEDRESTART_SUSPEND: "1"
+}
+
+const withShell = (shell: ShellService) =>
+  Effect.gen(function*() {
+    const root = yield* tempRoot
+    const packages = yield* AptPackageManager.make({ root }).pipe(Effect.provideService(Shell, shell))
+    return { root, packages }
+  })
+
+const withFakeHost = (init: FakeShell.FakeHostInit = {}) =>
+  Effect.gen(function*() {
+    const host = yield* FakeShell.make(init)
+    return { host, ...yield* withShell(host.shell) }
+  })
+
+describe("AptPackageManager.installedVersion", () => {
+  it.scoped("runs dpkg-query with an argument vector and LC_ALL=C", () =>
+    Effect.gen(function*() {
+      const { host, packages } = yield* withFakeHost({ installed: "1.1.0-1" })
+      expect(yield* packages.installedVersion).toEqual(Option.some("1.1.0-1"))
+      const [entry] = yield* host.transcript
+      expect(entry!.argv).toEqual(DPKG_QUERY)
+      expect(entry!.env["LC_ALL"]).toBe("C")
+    }))
+
+  it.scoped("a package dpkg has never heard of (exit 1) is not installed", () =>
+    Effect.gen(function*() {
+      const { packages } = yield* withFakeHost({})
+      expect(yield* packages.installedVersion).toEqual(Option.none())
+    }))
+
+  it.scoped.each(["config-files", "not-installed"] as const)("dpkg state %s is not installed", (dpkgState) =>
+    Effect.gen(function*() {
+      const { packages } = yield* withFakeHost({ installed: "1.1.0-1", dpkgState })
+      expect(yield* packages.installedVersion).toEqual(Option.none())
+    }))
+
+  it.scoped.each(["half-installed", "unpacked", "half-configured"] as const)(
+    "dpkg state %s counts as installed, to be repaired by upgrading",
+    (dpkgState) =>
+      Effect.gen(function*() {
+        const { packages } = yield* withFakeHost({ installed: "1.1.0-1", dpkgState })
+        expect(yield* packages.installedVersion).toEqual(Option.some("1.1.0-1"))
+      })
+  )
+
+  it.scoped("another dpkg-query failure is a PackageManagerError with its last line", () =>
+    Effect.gen(function*() {
+      const { packages } = yield* withShell(cannedShell({
+        exitCode: 2,
+        stdout: "",
+        stderr: "dpkg-query: error: parsing file '/var/lib/dpkg/status' near line 7:\n newline in field name\n"
+      }))
+      const error = yield* Effect.flip(packages.installedVersion)
+      expect(error._tag).toBe("PackageManagerError")
+      expect(error.message).toBe("dpkg-query failed: newline in field name")
+    }))
+
+  it("parseDpkgQuery prefers an installed line among several architectures", () => {
+    expect(AptPackageManager.parseDpkgQuery("config-files 1.0.0-1\ninstalled 1.1.0-1\n")).toEqual(Option.some("1.1.0-1"))
+    expect(AptPackageManager.parseDpkgQuery("not-installed \n")).toEqual(Option.none())
+    expect(AptPackageManager.parseDpkgQuery("")).toEqual(Option.none())
+  })
+})
+
+describe("AptPackageManager.repositoryState", () => {
+  const stateOf = (files: Record<string, string>) =>
+    Effect.gen(function*() {
+      const { root, packages } = yield* withFakeHost()
+      for (const [file, content] of Object.entries(files)) yield* writeHostFile(root, file, content)
+      return yield* packages.repositoryState(BASE)
+    })
+
+  it.scoped("no sources at all: missing", () =>
+    Effect.gen(function*() {
+      expect(yield* stateOf({})).toEqual({ _tag: "Missing" })
+    }))
+
+  it.scoped("a one-line entry with signed-by in a .list file", () =>
+    Effect.gen(function*() {
+      expect(
+        yield* stateOf({
+          "/etc/apt/sources.list.d/other.list": "deb http://deb.debian.org/debian bookworm main\n",
+          "/etc/apt/sources.list.d/driveclient.list":
+            "deb [arch=amd64 signed-by=/etc/apt/keyrings/driveclient.asc] https://agentrepo.example.test/debian/ serveragent main\n"
+        })
+      ).toEqual({ _tag: "Configured", file: "/etc/apt/sources.list.d/driveclient.list" })
+    }))
+
+  it.scoped("a legacy entry without signed-by in sources.list counts as configured", () =>
+    Effect.gen(function*() {
+      expect(
+        yield* stateOf({
+          "/etc/apt/sources.list": "deb https://agentrepo.example.test/debian serveragent main\n"
+        })
+      ).toEqual({ _tag: "Configured", file: "/etc/apt/sources.list" })
+    }))
+
+  it.scoped("a deb822 entry in a .sources file", () =>
+    Effect.gen(function*() {
+      expect(
+        yield* stateOf({
+          "/etc/apt/sources.list.d/agent.sources":
+            "Types: deb\nURIs: https://agentrepo.example.test/debian/\nSuites: serveragent\nComponents: main\nSigned-By: /etc/apt/keyrings/x.asc\n"
+        })
+      ).toEqual({ _tag: "Configured", file: "/etc/apt/sources.list.d/agent.sources" })
+    }))
+
+  it.scoped("a commented-out entry does not count", () =>
+    Effect.gen(function*() {
+      expect(
+        yield* stateOf({
+          "/etc/apt/sources.list.d/driveclient.list": "# deb https://agentrepo.example.test/debian/ serveragent main\n"
+        })
+      ).toEqual({ _tag: "Missing" })
+    }))
+
+  it.scoped("a disabled deb822 entry does not count", () =>
+    Effect.gen(function*() {
+      expect(
+        yield* stateOf({
+          "/etc/apt/sources.list.d/agent.sources":
+            "Types: deb\nURIs: https://agentrepo.example.test/debian/\nSuites: serveragent\nComponents: main\nEnabled: no\n"
+        })
+      ).toEqual({ _tag: "Missing" })
+    }))
+
+  it.scoped("another suite, or another repository, does not count", () =>
+    Effect.gen(function*() {
+      expect(
+        yield* stateOf({
+          "/etc/apt/sources.list.d/a.list": "deb https://agentrepo.example.test/debian/ serveragent-testing main\n",
+          "/etc/apt/sources.list.d/b.list": "deb https://mirror.example.test/debian/ serveragent main\n"
+        })
+      ).toEqual({ _tag: "Missing" })
+    }))
+
+  it.scoped("files apt ignores (other extensions) do not count", () =>
+    Effect.gen(function*() {
+      expect(
+        yield* stateOf({
+          "/etc/apt/sources.list.d/driveclient.list.disabled": "deb https://agentrepo.example.test/debian/ serveragent main\n",
+          "/etc/apt/sources.list.d/driveclient.list.dpkg-old": "deb https://agentrepo.example.test/debian/ serveragent main\n"
+        })
+      ).toEqual({ _tag: "Missing" })
+    }))
+
+  it.scoped("an unreadable sources directory is a PackageManagerError", () =>
+    Effect.gen(function*() {
+      const { root, packages } = yield* withFakeHost()
+      // A file where the directory should be: readdir fails with ENOTDIR.
+      yield* writeHostFile(root, "/etc/apt/sources.list.d", "not a directory")
+      const error = yield* Effect.flip(packages.repositoryState(BASE))
+      expect(error._tag).toBe("PackageManagerError")
+      expect(error.message).toContain("sources.list.d")
+    }))
+
+  it.scoped("an unreadable sources file is a PackageManagerError", () =>
+    Effect.gen(function*() {
+      const { root, packages } = yield* withFakeHost()
+      yield* makeHostDirectory(root, "/etc/apt/sources.list")
+      const error = yield* Effect.flip(packages.repositoryState(BASE))
+      expect(error._tag).toBe("PackageManagerError")
+    }))
+})
+
+describe("AptPackageManager.configureRepository", () => {
+  it.scoped("writes the keyring and the one-line entry atomically, mode 0644, whatever the umask", () =>
+    Effect.gen(function*() {
+      const { root, packages } = yield* withFakeHost()
+      const previous = process.umask(0o077)
+      yield* Effect.ensuring(
+        packages.configureRepository(BASE, { _tag: "AptKey", key: KEY }),
+        Effect.sync(() => process.umask(previous))
+      )
+      expect(yield* readHostFile(root, "/etc/apt/keyrings/driveclient.asc")).toBe(KEY)
+      expect(yield* readHostFile(root, "/etc/apt/sources.list.d/driveclient.list")).toBe(
+        "deb [arch=amd64 signed-by=/etc/apt/keyrings/driveclient.asc] https://agentrepo.example.test/debian/ serveragent main\n"
+      )
+      expect(yield* modeOf(root, "/etc/apt/keyrings")).toBe(0o755)
+      expect(yield* modeOf(root, "/etc/apt/keyrings/driveclient.asc")).toBe(0o644)
+      expect(yield* modeOf(root, "/etc/apt/sources.list.d/driveclient.list")).toBe(0o644)
+      // No temporary file is left beside them.
+      expect(yield* listHostDirectory(root, "/etc/apt/keyrings")).toEqual(["driveclient.asc"])
+      expect(yield* listHostDirectory(root, "/etc/apt/sources.list.d")).toEqual(["driveclient.list"])
+      expect(yield* packages.repositoryState(BASE)).toEqual({
+        _tag: "Configured",
+        file: "/etc/apt/sources.list.d/driveclient.list"
+      })
+    }))
+
+  it.scoped("replaces an existing driveclient.list whole (a legacy entry migrated in the same file)", () =>
+    Effect.gen(function*() {
+      const { root, packages } = yield* withFakeHost()
+      yield* writeHostFile(root, "/etc/apt/sources.list.d/driveclient.list", "deb http://old.example.test/debian/ serveragent main\n")
+      yield* packages.configureRepository(BASE, { _tag: "AptKey", key: KEY })
+      expect(yield* readHostFile(root, "/etc/apt/sources.list.d/driveclient.list")).toMatch(/^deb \[arch=amd64 signed-by=/)
+      expect(yield* listHostDirectory(root, "/etc/apt/sources.list.d")).toEqual(["driveclient.list"])
+    }))
+
+  it.scoped("never writes a second entry when another file already has one", () =>
+    Effect.gen(function*() {
+      const { root, packages } = yield* withFakeHost()
+      yield* writeHostFile(root, "/etc/apt/sources.list", "deb https://agentrepo.example.test/debian serveragent main\n")
+      yield* packages.configureRepository(BASE, { _tag: "AptKey", key: KEY })
+      expect(yield* hostFileExists(root, "/etc/apt/sources.list.d/driveclient.list")).toBe(false)
+    }))
+
+  it.scoped("a yum repo file is refused and nothing is written", () =>
+    Effect.gen(function*() {
+      const { root, packages } = yield* withFakeHost()
+      const error = yield* Effect.flip(
+        packages.configureRepository(BASE, { _tag: "YumRepoFile", content: "[drivesrvr]\nbaseurl=x\n" })
+      )
+      expect(error._tag).toBe("PackageManagerError")
+      expect(yield* hostFileExists(root, "/etc/apt/sources.list.d/driveclient.list")).toBe(false)
+    }))
+
+  it.scoped("a key that is not an armoured public key is refused and nothing is written", () =>
+    Effect.gen(function*() {
+      const { root, packages } = yield* withFakeHost()
+      const error = yield* Effect.flip(packages.configureRepository(BASE, { _tag: "AptKey", key: "<html>oops</html>" }))
+      expect(error.message).toContain("ASCII-armoured")
+      expect(yield* hostFileExists(root, "/etc/apt/keyrings/driveclient.asc")).toBe(false)
+    }))
+})
+
+describe("AptPackageManager commands", () => {
+  it.scoped("refresh updates only the sources file holding the agent entry", () =>
+    Effect.gen(function*() {
+      const { root, host, packages } = yield* withFakeHost()
+      yield* writeHostFile(root, "/etc/apt/sources.list.d/vendor.list", "deb https://agentrepo.example.test/debian/ serveragent main\n")
+      yield* packages.repositoryState(BASE)
+      yield* packages.refresh
+      const [entry] = yield* host.transcript
+      expect(entry!.argv).toEqual(aptUpdate("/etc/apt/sources.list.d/vendor.list"))
+      expect(entry!.env).toEqual(APT_ENV)
+      expect(entry!.timeoutMillis).toBe(Duration.toMillis(Duration.minutes(10)))
+      expect((yield* host.state).refreshed).toBe(true)
+    }))
+
+  it.scoped("refresh after configuring updates the file just written", () =>
+    Effect.gen(function*() {
+      const { host, packages } = yield* withFakeHost()
+      yield* packages.configureRepository(BASE, { _tag: "AptKey", key: KEY })
+      yield* packages.refresh
+      expect(yield* host.commands).toEqual([aptUpdate("/etc/apt/sources.list.d/driveclient.list")])
+    }))
+
+  it.scoped("refresh before the entry was looked for updates every source", () =>
+    Effect.gen(function*() {
+      const { host, packages } = yield* withFakeHost()
+      yield* packages.refresh
+      expect(yield* host.commands).toEqual([["apt-get", "update"]])
+    }))
+
+  it.scoped("the candidate is only known after a refresh, like real apt", () =>
+    Effect.gen(function*() {
+      const { host, packages } = yield* withFakeHost({ installed: "1.1.0-1", offered: ["1.1.0-1", "1.2.0-1"] })
+      expect(yield* packages.candidateVersion).toEqual(Option.some("1.1.0-1"))
+      yield* packages.refresh
+      expect(yield* packages.candidateVersion).toEqual(Option.some("1.2.0-1"))
+      const entries = yield* host.transcript
+      expect(entries[0]!.argv).toEqual(["apt-cache", "policy", "driveclient"])
+      expect(entries[0]!.env).toEqual(APT_ENV)
+    }))
+
+  it.scoped("no candidate for a package apt does not know", () =>
+    Effect.gen(function*() {
+      const { packages } = yield* withFakeHost({})
+      expect(yield* packages.candidateVersion).toEqual(Option.none())
+    }))
+
+  it("parsePolicyCandidate reads `Candidate:`, (none) being none", () => {
+    expect(AptPackageManager.parsePolicyCandidate("driveclient:\n  Installed: (none)\n  Candidate: 2:1.2.0-1\n"))
+      .toEqual(Option.some("2:1.2.0-1"))
+    expect(AptPackageManager.parsePolicyCandidate("driveclient:\n  Installed: (none)\n  Candidate: (none)\n"))
+      .toEqual(Option.none())
+    expect(AptPackageManager.parsePolicyCandidate("")).toEqual(Option.none())
+  })
+
+  it.scoped("download and install: exact argv, environment and timeouts", () =>
+    Effect.gen(function*() {
+      const { host, packages } = yield* withFakeHost({ installed: "1.1.0-1", offered: ["1.2.0-1"], refreshed: true })
+      yield* packages.download
+      expect((yield* host.state).downloaded).toBe("1.2.0-1")
+      yield* packages.install
+      expect((yield* host.state).installed).toEqual({ version: "1.2.0-1", dpkgState: "installed" })
+      const [download, install] = yield* host.transcript
+      expect(download!.argv).toEqual(APT_DOWNLOAD)
+      expect(download!.env).toEqual(APT_ENV)
+      expect(download!.timeoutMillis).toBe(Duration.toMillis(Duration.minutes(10)))
+      expect(install!.argv).toEqual(APT_INSTALL)
+      expect(install!.env).toEqual(APT_ENV)
+      expect(install!.timeoutMillis).toBe(Duration.toMillis(Duration.minutes(30)))
+    }))
+
+  it.scoped("a failed transaction is one line: apt's own error", () =>
+    Effect.gen(function*() {
+      const { packages } = yield* withFakeHost({
+        installed: "1.1.0-1",
+        offered: ["1.2.0-1"],
+        refreshed: true,
+        failures: { install: "E: Sub-process /usr/bin/dpkg returned an error code (1)" }
+      })
+      const error = yield* Effect.flip(packages.install)
+      expect(error).toMatchObject({
+        _tag: "PackageManagerError",
+        detail: "E: Sub-process /usr/bin/dpkg returned an error code (1)"
+      })
+      expect(error.message).toBe("apt-get install failed: E: Sub-process /usr/bin/dpkg returned an error code (1)")
+    }))
+
+  it.scoped("a failed update is a PackageManagerError naming apt's error", () =>
+    Effect.gen(function*() {
+      const { packages } = yield* withFakeHost({ failures: { refresh: "E: Failed to fetch https://agentrepo.example.test/debian/dists/serveragent/InRelease" } })
+      const error = yield* Effect.flip(packages.refresh)
+      expect(error.detail).toBe("E: Failed to fetch https://agentrepo.example.test/debian/dists/serveragent/InRelease")
+    }))
+
+  it.scoped("a command that cannot run at all (timed out) is a PackageManagerError too", () =>
+    Effect.gen(function*() {
+      const { packages } = yield* withShell(
+        cannedShell(new ShellError({ argv: ["apt-get"], reason: "TimedOut", detail: "still running after 30m" }))
+      )
+      const error = yield* Effect.flip(packages.install)
+      expect(error.message).toBe("apt-get install failed: apt-get: still running after 30m")
+    }))
+})

@@ -1,0 +1,89 @@
+import { spawnSync } from "node:child_process"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { describe, expect, it } from "@effect/vitest"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as Option from "effect/Option"
+import * as NodeFileLock from "../../src/layers/NodeFileLock.js"
+import * as FileLock from "../../src/services/FileLock.js"
+
+const tempLock = () => path.join(fs.mkdtempSync(path.join(os.tmpdir(), "lock-test-")), "sub", "x.lock")
+
+/** The pid of a process that has exited. */
+const deadPid = (): number => {
+  const child = spawnSync(process.execPath, ["-e", "process.stdout.write(String(process.pid))"])
+  return Number(child.stdout.toString())
+}
+
+describe("NodeFileLock", () => {
+  it.effect("creates the lock exclusively with the owner's pid, creating its directory", () =>
+    Effect.gen(function*() {
+      const file = tempLock()
+      const locks = NodeFileLock.make(1234)
+      yield* locks.tryAcquire(file)
+      expect(fs.readFileSync(file, "utf8")).toBe("1234\n")
+      const again = yield* Effect.flip(NodeFileLock.make(5678).tryAcquire(file))
+      expect(again._tag).toBe("LockHeld")
+      expect(again.message).toBe(`${file} is held by pid 1234`)
+    }))
+
+  it.effect("release removes only the owner's own lock", () =>
+    Effect.gen(function*() {
+      const file = tempLock()
+      yield* NodeFileLock.make(process.pid).tryAcquire(file)
+      yield* NodeFileLock.make(999999).release(file)
+      expect(fs.existsSync(file)).toBe(true)
+      yield* NodeFileLock.make(process.pid).release(file)
+      expect(fs.existsSync(file)).toBe(false)
+      yield* NodeFileLock.make(process.pid).release(file)
+    }))
+
+  it.effect("reports the holder and whether it lives", () =>
+    Effect.gen(function*() {
+      const file = tempLock()
+      const locks = NodeFileLock.make(process.pid)
+      expect(yield* locks.holder(file)).toEqual(Option.none())
+      yield* locks.tryAcquire(file)
+      const holder = yield* locks.holder(file)
+      expect(Option.getOrThrow(holder)).toMatchObject({ pid: process.pid, alive: true })
+      const ownCommand = fs.readFileSync("/proc/self/cmdline", "utf8").split("\0").filter(Boolean)
+      expect(Option.getOrThrow(holder).command).toEqual(ownCommand)
+      fs.writeFileSync(file, `${deadPid()}\n`)
+      expect(Option.map(yield* locks.holder(file), (h) => h.alive)).toEqual(Option.some(false))
+    }))
+
+  it.effect("breaks a lock whose holder is dead, never a live one's or one without a pid", () =>
+    Effect.gen(function*() {
+      const file = tempLock()
+      const locks = NodeFileLock.make(process.pid)
+      yield* locks.tryAcquire(file)
+      expect(yield* locks.breakStale(file)).toBe(false)
+      fs.writeFileSync(file, "")
+      expect(yield* locks.breakStale(file)).toBe(false)
+      fs.writeFileSync(file, `${deadPid()}\n`)
+      expect(yield* locks.breakStale(file)).toBe(true)
+      expect(fs.existsSync(file)).toBe(false)
+      expect(fs.readdirSync(path.dirname(file))).toEqual([])
+    }))
+
+  it.live("acquireScoped waits for another holder and is woken by the directory watch", () =>
+    Effect.gen(function*() {
+      const file = tempLock()
+      fs.mkdirSync(path.dirname(file), { recursive: true })
+      fs.writeFileSync(file, `${process.ppid}\n`)
+      const waits: Array<number | undefined> = []
+      const fiber = yield* FileLock.acquireScoped(file, {
+        poll: Duration.minutes(10),
+        onWait: (pid) => Effect.sync(() => void waits.push(pid))
+      }).pipe(Effect.zipRight(Effect.sync(() => fs.readFileSync(file, "utf8"))), Effect.scoped, Effect.provide(NodeFileLock.layer), Effect.fork)
+      yield* Effect.sleep(Duration.millis(200))
+      expect(waits).toEqual([process.ppid])
+      fs.unlinkSync(file)
+      const content = yield* Fiber.join(fiber).pipe(Effect.timeout(Duration.seconds(5)))
+      expect(content).toBe(`${process.pid}\n`)
+      expect(fs.existsSync(file)).toBe(false)
+    }))
+})

@@ -1,0 +1,58 @@
+/**
+ * The built executable's command line. Each case ends before any host work: the
+ * updater runs with an empty PATH, so not even a regression could reach this
+ * machine's package manager or init system.
+ */
+import { spawnSync } from "node:child_process"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { describe, expect, it } from "vitest"
+
+const BUNDLE = path.resolve(__dirname, "../../dist/cloudbackup-updater.js")
+
+const run = (...args: Array<string>) => {
+  if (!fs.existsSync(BUNDLE)) throw new Error(`${BUNDLE} is missing: run npm run build`)
+  const result = spawnSync(process.execPath, [BUNDLE, ...args], {
+    env: { PATH: "/nonexistent", HOME: os.tmpdir() },
+    encoding: "utf8",
+    timeout: 20_000
+  })
+  return { code: result.status, stdout: result.stdout, stderr: result.stderr }
+}
+
+describe("cloudbackup-updater command line", () => {
+  it.each([
+    [["-i", "abc"], "-i/--interval: \"abc\" is not a positive whole number of minutes"],
+    [["-i", "0"], "-i/--interval: \"0\" is not a positive whole number of minutes"],
+    [["-i", "-5"], "-i/--interval: \"-5\" is not a positive whole number of minutes"],
+    [["-d", "-i", "1.5"], "-i/--interval: \"1.5\" is not a positive whole number of minutes"],
+    [["-d", "--interval=abc"], "-i/--interval: \"abc\" is not a positive whole number of minutes"],
+    [["--package-manager", "pacman"], "--package-manager: \"pacman\" is not one of apt, dnf, yum"],
+    [["--service-manager", "upstart"], "--service-manager: \"upstart\" is not one of systemd, sysv"],
+    [["-r", "ftp://mirror/agent"], "-r/--repository: \"ftp://mirror/agent\" is not an http:// or https:// URI"],
+    [["-r", "not a uri"], "-r/--repository: \"not a uri\" is not an http:// or https:// URI"],
+    [["--bogus"], "Received unknown argument: '--bogus'"],
+    [["-d", "-l", "/nonexistent-dir/updater.log"], "-l/--log-file: the directory /nonexistent-dir does not exist"],
+    [["-d", "-p", "/nonexistent-dir/updater.pid"], "-p/--pidfile: the directory /nonexistent-dir does not exist"]
+  ])("%j is a usage error: exit 2, one plain line", (args, message) => {
+    const { code, stderr, stdout } = run(...args)
+    expect(code).toBe(2)
+    expect(stderr).toBe(`cloudbackup-updater: ${message}\n`)
+    expect(stdout).toBe("")
+  })
+
+  it("--version prints the package version", () => {
+    const { version } = JSON.parse(fs.readFileSync(path.resolve(__dirname, "../../package.json"), "utf8"))
+    expect(run("--version")).toEqual({ code: 0, stdout: `${version}\n`, stderr: "" })
+  })
+
+  it.each([["-h"], ["--help"]])("%s lists every option of the contract, without colour codes", (flag) => {
+    const { code, stdout } = run(flag)
+    expect(code).toBe(0)
+    for (const option of ["-r, --repository URI", "-v, --verbose", "-d, --daemon", "-i, --interval NUM", "-l, --log-file PATH", "-p, --pidfile PATH"]) {
+      expect(stdout).toContain(option)
+    }
+    expect(stdout).not.toContain("\x1b[")
+  })
+})

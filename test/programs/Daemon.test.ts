@@ -1,0 +1,189 @@
+import { describe, expect, it } from "@effect/vitest"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Random from "effect/Random"
+import * as TestClock from "effect/TestClock"
+import { drawDelay } from "../../src/domain/RolloutDelay.js"
+import * as MemoryPlanStore from "../../src/layers/MemoryPlanStore.js"
+import { AGENT_PID, SimulatedHostTag, UPDATER_PID } from "../../src/layers/SimulatedHost.js"
+import * as Daemon from "../../src/programs/Daemon.js"
+import { PlanStore } from "../../src/services/PlanStore.js"
+import { AGENT_LOCK, repositoryFiles, simulatedRun } from "../support/SimulatedRun.js"
+
+const HOUR = 3_600_000
+const PIDFILE = "/run/cloudbackup-updater.pid"
+const SEED = "daemon-test"
+const options = { pidfile: PIDFILE, interval: Duration.minutes(60), delayUnit: "hours" as const }
+
+const setup = (host: Parameters<typeof simulatedRun>[0], publish?: { version: string }) => {
+  const files = repositoryFiles("1.1.0")
+  if (publish) files["version.txt"] = { status: 200, body: `${publish.version}\n` }
+  const requests: Array<{ path: string; at: number }> = []
+  const layer = Layer.merge(simulatedRun(host, files, requests), MemoryPlanStore.layer())
+  return { files, requests, layer }
+}
+
+const versionReads = (requests: ReadonlyArray<{ path: string; at: number }>) =>
+  requests.filter((r) => r.path === "version.txt").map((r) => r.at / HOUR)
+
+/** The delay the daemon draws first under SEED, computed on its own. */
+const firstDelay = Effect.runSync(drawDelay("hours").pipe(Effect.withRandom(Random.make(SEED))))
+
+describe("daemon", () => {
+  it.effect("48 hours: hourly checks, upgrade at check time + drawn delay, version read again, busy agent waited for", () => {
+    const { files, layer, requests } = setup({ installed: "1.1.0-1", agentRunning: true, offered: ["1.1.0-1"] })
+    return Effect.gen(function*() {
+      const host = yield* SimulatedHostTag
+      const plans = yield* PlanStore
+      const fiber = yield* Effect.fork(Daemon.run(options).pipe(Effect.withRandom(Random.make(SEED))))
+      yield* TestClock.adjust(Duration.hours(2.5))
+      files["version.txt"] = { status: 200, body: "1.2.0\n" }
+      yield* host.publish("1.2.0-1")
+      yield* TestClock.adjust(Duration.minutes(31))
+      const plan = Option.getOrThrow(yield* plans.get)
+      expect(plan.version).toBe("1.2.0")
+      expect(plan.at).toBe(3 * HOUR + Duration.toMillis(firstDelay))
+      // The agent starts a 40-minute backup a minute before the upgrade is due.
+      const backupStart = plan.at - 60_000
+      yield* TestClock.adjust(Duration.millis(backupStart - (2.5 * HOUR + 31 * 60_000)))
+      yield* host.startBackup(Duration.minutes(40))
+      yield* TestClock.adjust(Duration.millis(48 * HOUR - backupStart))
+      yield* Fiber.interrupt(fiber)
+
+      const events = yield* host.events
+      const stopped = events.filter((e) => e.what === "agent stopped")
+      const restarted = events.find((e) => e.what === "agent 1.2.0-1 started")!
+      const reads = versionReads(requests)
+      // Every hour on the hour; a check that falls due while the upgrade pass waits for the backup runs when it ends.
+      const duringUpgrade = (hour: number) => hour * HOUR > plan.at && hour * HOUR <= restarted.at
+      expect(reads.filter((at) => Number.isInteger(at))).toEqual(
+        Array.from({ length: 49 }, (_, hour) => hour).filter((hour) => !duringUpgrade(hour))
+      )
+      expect(reads.filter((at) => !Number.isInteger(at))).toEqual([plan.at / HOUR, restarted.at / HOUR])
+      const backupEnd = backupStart + 40 * 60_000
+      expect(stopped).toHaveLength(1)
+      // Woken by the lock's release, at the latest one poll (30 s) after it.
+      expect(stopped[0]!.at).toBeGreaterThanOrEqual(backupEnd)
+      expect(stopped[0]!.at).toBeLessThanOrEqual(backupEnd + 30_000)
+      expect((yield* host.state)).toMatchObject({ installed: "1.2.0-1", agentRunning: true })
+      expect(yield* host.violations).toEqual([])
+      expect(yield* plans.get).toEqual(Option.none())
+      expect(yield* host.locks.held).toEqual(new Map())
+    }).pipe(Effect.provide(layer))
+  })
+
+  it.effect("a missing agent is installed at once, with no delay", () => {
+    const { layer } = setup({ installed: undefined, offered: ["1.1.0-1"] })
+    return Effect.gen(function*() {
+      const host = yield* SimulatedHostTag
+      const fiber = yield* Effect.fork(Daemon.run(options))
+      yield* TestClock.adjust(Duration.seconds(10))
+      expect((yield* host.state).installed).toBe("1.1.0-1")
+      yield* Fiber.interrupt(fiber)
+    }).pipe(Effect.provide(layer))
+  })
+
+  it.effect("a second daemon fails with AlreadyRunning; the first keeps its pidfile", () => {
+    const { layer } = setup({ installed: "1.1.0-1", offered: ["1.1.0-1"] })
+    return Effect.gen(function*() {
+      const host = yield* SimulatedHostTag
+      const first = yield* Effect.fork(Daemon.run(options))
+      yield* TestClock.adjust(Duration.seconds(1))
+      const error = yield* Effect.flip(Daemon.run(options))
+      expect(error.message).toBe(`already running (pid ${UPDATER_PID})`)
+      expect((yield* host.locks.held).get(PIDFILE)).toBe(UPDATER_PID)
+      yield* Fiber.interrupt(first)
+      expect((yield* host.locks.held).has(PIDFILE)).toBe(false)
+    }).pipe(Effect.provide(layer))
+  })
+
+  it.effect.each([["a dead pid", 999], ["the agent's pid", AGENT_PID]] as const)(
+    "a stale pidfile naming %s is reclaimed",
+    ([, pid]) => {
+      const { layer } = setup({ installed: "1.1.0-1", offered: ["1.1.0-1"] })
+      return Effect.gen(function*() {
+        const host = yield* SimulatedHostTag
+        yield* host.locks.holdAs(PIDFILE, pid)
+        const fiber = yield* Effect.fork(Daemon.run(options))
+        yield* TestClock.adjust(Duration.seconds(1))
+        expect((yield* host.locks.held).get(PIDFILE)).toBe(UPDATER_PID)
+        yield* Fiber.interrupt(fiber)
+      }).pipe(Effect.provide(layer))
+    }
+  )
+
+  it.effect("a planned upgrade survives a restart: no new draw, same time", () => {
+    const { layer } = setup({ installed: "1.1.0-1", agentRunning: true, offered: ["1.1.0-1", "1.2.0-1"] }, { version: "1.2.0" })
+    return Effect.gen(function*() {
+      const host = yield* SimulatedHostTag
+      const plans = yield* PlanStore
+      const first = yield* Effect.fork(Daemon.run(options).pipe(Effect.withRandom(Random.make(SEED))))
+      yield* TestClock.adjust(Duration.minutes(90))
+      const plan = Option.getOrThrow(yield* plans.get)
+      yield* Fiber.interrupt(first)
+      const second = yield* Effect.fork(Daemon.run(options).pipe(Effect.withRandom(Random.make("another seed"))))
+      yield* TestClock.adjust(Duration.millis(plan.at - 90 * 60_000 - 1000))
+      expect((yield* host.state).installed).toBe("1.1.0-1")
+      expect(yield* plans.get).toEqual(Option.some(plan))
+      yield* TestClock.adjust(Duration.minutes(5))
+      expect((yield* host.state).installed).toBe("1.2.0-1")
+      const stops = (yield* host.events).filter((e) => e.what === "agent stopped")
+      expect(stops.map((e) => e.at)).toEqual([plan.at + 2000])
+      yield* Fiber.interrupt(second)
+    }).pipe(Effect.provide(layer))
+  })
+
+  describe("stopping (the interruption SIGTERM causes)", () => {
+    it.effect("during the rollout delay: stops at once, pidfile removed, plan kept", () => {
+      const { layer } = setup({ installed: "1.1.0-1", agentRunning: true, offered: ["1.1.0-1", "1.2.0-1"] }, { version: "1.2.0" })
+      return Effect.gen(function*() {
+        const host = yield* SimulatedHostTag
+        const fiber = yield* Effect.fork(Daemon.run(options))
+        yield* TestClock.adjust(Duration.minutes(30))
+        yield* Fiber.interrupt(fiber)
+        expect(yield* host.locks.held).toEqual(new Map())
+        expect(Option.isSome(yield* (yield* PlanStore).get)).toBe(true)
+        expect((yield* host.state)).toMatchObject({ installed: "1.1.0-1", agentRunning: true })
+      }).pipe(Effect.provide(layer))
+    })
+
+    it.effect("while the agent is busy at the due time: stops without stopping the agent", () => {
+      const { layer } = setup({ installed: "1.1.0-1", agentRunning: true, offered: ["1.1.0-1", "1.2.0-1"] }, { version: "1.2.0" })
+      return Effect.gen(function*() {
+        const host = yield* SimulatedHostTag
+        yield* (yield* PlanStore).set({ version: "1.2.0", at: 0 })
+        yield* host.startBackup(Duration.hours(3))
+        const fiber = yield* Effect.fork(Daemon.run(options))
+        yield* TestClock.adjust(Duration.minutes(30))
+        yield* Fiber.interrupt(fiber)
+        expect((yield* host.events).map((e) => e.what)).not.toContain("agent stopped")
+        expect(yield* host.locks.held).toEqual(new Map([[AGENT_LOCK, AGENT_PID]]))
+        expect((yield* host.state)).toMatchObject({ installed: "1.1.0-1", agentRunning: true })
+      }).pipe(Effect.provide(layer))
+    })
+
+    it.effect("inside a slow transaction: the transaction completes first, the agent is running after", () => {
+      const { layer } = setup(
+        { installed: "1.1.0-1", agentRunning: true, offered: ["1.1.0-1", "1.2.0-1"], transactionTime: Duration.minutes(10) },
+        { version: "1.2.0" }
+      )
+      return Effect.gen(function*() {
+        const host = yield* SimulatedHostTag
+        yield* (yield* PlanStore).set({ version: "1.2.0", at: 0 })
+        const fiber = yield* Effect.fork(Daemon.run(options))
+        yield* TestClock.adjust(Duration.minutes(1))
+        expect((yield* host.events).map((e) => e.what)).toContain("transaction: install driveclient 1.2.0-1 (from cache)")
+        const interrupted = yield* Effect.fork(Fiber.interrupt(fiber))
+        yield* TestClock.adjust(Duration.minutes(5))
+        expect(interrupted.unsafePoll()).toBeNull()
+        yield* TestClock.adjust(Duration.minutes(5))
+        yield* Fiber.join(interrupted)
+        expect((yield* host.state)).toMatchObject({ installed: "1.2.0-1", agentRunning: true })
+        expect(yield* host.locks.held).toEqual(new Map())
+      }).pipe(Effect.provide(layer))
+    })
+  })
+})

@@ -1,0 +1,464 @@
+/**
+ * A Shell for tests that runs nothing: it answers from a small in-memory host
+ * (the agent package, what its repository offers, whether the agent runs) the
+ * way dpkg-query, apt-get, apt-cache, rpm, dnf, yum, systemctl, service and the
+ * init script would — exit statuses and output formats — and records every call.
+ * A command it does not know exits 127, so a test cannot pass by accident.
+ */
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Ref from "effect/Ref"
+import { compareUpstream, upstreamOf } from "../../src/domain/Version.js"
+import { type CommandResult, type RunOptions, Shell, ShellError, type ShellService } from "../../src/services/Shell.js"
+
+export type DpkgState =
+  | "installed"
+  | "config-files"
+  | "not-installed"
+  | "half-installed"
+  | "unpacked"
+  | "half-configured"
+
+/** Each failure is the last line of the failing command's error output. */
+export interface FakeFailures {
+  readonly refresh?: string
+  readonly download?: string
+  readonly install?: string
+  readonly stop?: string
+  readonly start?: string
+}
+
+export interface FakeHostState {
+  readonly installed: { readonly version: string; readonly dpkgState: DpkgState } | undefined
+  /** Package versions the agent repository offers (`1.2.0-1`, `1.2.0-1.el9`). */
+  readonly offered: ReadonlyArray<string>
+  /** Whether the package manager has fetched the repository's metadata: only then does it see `offered`. */
+  readonly refreshed: boolean
+  /** yum: `clean expire-cache` was run, so the next `makecache` fetches. */
+  readonly expired: boolean
+  readonly running: boolean
+  /** The version waiting in the package cache. */
+  readonly downloaded: string | undefined
+  readonly failures: FakeFailures
+  /** What an init script's `status` exits with, whatever the agent does; by default 0 or 3. */
+  readonly lsbStatus: number | undefined
+  readonly downloadMillis: number
+  readonly transactionMillis: number
+}
+
+export interface FakeHostInit {
+  /** The installed agent's package version; none when it is not installed. */
+  readonly installed?: string | undefined
+  /** dpkg's state of the installed agent; `installed` by default. */
+  readonly dpkgState?: DpkgState
+  readonly offered?: ReadonlyArray<string>
+  readonly refreshed?: boolean
+  readonly running?: boolean
+  readonly failures?: FakeFailures
+  readonly lsbStatus?: number
+  readonly downloadTime?: Duration.DurationInput
+  readonly transactionTime?: Duration.DurationInput
+}
+
+export interface TranscriptEntry {
+  readonly argv: ReadonlyArray<string>
+  readonly env: Readonly<Record<string, string>>
+  readonly output: "capture" | "discard"
+  readonly timeoutMillis: number | undefined
+  /** Clock time (TestClock in tests) when the command started. */
+  readonly atMillis: number
+  /** The exit status, or the ShellError reason. */
+  readonly exit: number | ShellError["reason"]
+}
+
+export interface FakeHostService {
+  readonly shell: ShellService
+  readonly state: Effect.Effect<FakeHostState>
+  readonly update: (f: (state: FakeHostState) => FakeHostState) => Effect.Effect<void>
+  readonly transcript: Effect.Effect<ReadonlyArray<TranscriptEntry>>
+  /** The argv of every command run so far, in order. */
+  readonly commands: Effect.Effect<ReadonlyArray<ReadonlyArray<string>>>
+  /**
+   * Returns once a command with exactly this argv has started: lets a test move
+   * the TestClock only when the command is really waiting on it.
+   */
+  readonly whenStarted: (argv: ReadonlyArray<string>) => Effect.Effect<void>
+}
+
+export class FakeHost extends Context.Tag("test/FakeHost")<FakeHost, FakeHostService>() {}
+
+const PACKAGE = "driveclient"
+const ARCH = "x86_64"
+
+const compareVersions = (a: string, b: string): number =>
+  compareUpstream(upstreamOf(a), upstreamOf(b)) || a.localeCompare(b, "en", { numeric: true })
+
+const newest = (versions: ReadonlyArray<string>): string | undefined => [...versions].sort(compareVersions).at(-1)
+
+const result = (exitCode: number, stdout = "", stderr = ""): CommandResult => ({ exitCode, stdout, stderr })
+
+const sameArgs = (args: ReadonlyArray<string>, expected: ReadonlyArray<string>): boolean =>
+  args.length === expected.length && args.every((arg, i) => arg === expected[i])
+
+/** Whether the agent's files are on the host: for rpm, systemd and init scripts. */
+const agentPresent = (state: FakeHostState): boolean =>
+  state.installed !== undefined && !["config-files", "not-installed"].includes(state.installed.dpkgState)
+
+const visibleOffers = (state: FakeHostState): ReadonlyArray<string> => (state.refreshed ? state.offered : [])
+
+/** apt's candidate: the newest version it knows of, the installed one included (apt does not downgrade). */
+const aptCandidate = (state: FakeHostState): string | undefined =>
+  newest([...visibleOffers(state), ...(agentPresent(state) ? [state.installed!.version] : [])])
+
+export const make = (init: FakeHostInit = {}): Effect.Effect<FakeHostService> =>
+  Effect.gen(function*() {
+    const hostState = yield* Ref.make<FakeHostState>({
+      installed: init.installed === undefined
+        ? undefined
+        : { version: init.installed, dpkgState: init.dpkgState ?? "installed" },
+      offered: init.offered ?? [],
+      refreshed: init.refreshed ?? false,
+      expired: false,
+      running: init.running ?? false,
+      downloaded: undefined,
+      failures: init.failures ?? {},
+      lsbStatus: init.lsbStatus,
+      downloadMillis: Duration.toMillis(init.downloadTime ?? 0),
+      transactionMillis: Duration.toMillis(init.transactionTime ?? 0)
+    })
+    const transcript = yield* Ref.make<ReadonlyArray<TranscriptEntry>>([])
+    const started = yield* Ref.make<ReadonlyArray<string>>([])
+    const waiters = yield* Ref.make<ReadonlyArray<readonly [string, Deferred.Deferred<void>]>>([])
+    const argvKey = (argv: ReadonlyArray<string>) => JSON.stringify(argv)
+
+    const markStarted = (argv: ReadonlyArray<string>) =>
+      Effect.gen(function*() {
+        const key = argvKey(argv)
+        yield* Ref.update(started, (keys) => [...keys, key])
+        const due = yield* Ref.modify(waiters, (all) => [
+          all.filter(([waited]) => waited === key),
+          all.filter(([waited]) => waited !== key)
+        ])
+        yield* Effect.forEach(due, ([, deferred]) => Deferred.succeed(deferred, undefined), { discard: true })
+      })
+
+    const whenStarted = (argv: ReadonlyArray<string>) =>
+      Effect.gen(function*() {
+        const key = argvKey(argv)
+        if ((yield* Ref.get(started)).includes(key)) return
+        const deferred = yield* Deferred.make<void>()
+        yield* Ref.update(waiters, (all) => [...all, [key, deferred] as const])
+        // It may have started between the check and the registration.
+        if ((yield* Ref.get(started)).includes(key)) return
+        yield* Deferred.await(deferred)
+      })
+
+    const get = Ref.get(hostState)
+    const set = (f: (state: FakeHostState) => FakeHostState) => Ref.update(hostState, f)
+
+    /** Takes `millis` of Clock time, like a real transaction; past the Shell timeout it is killed. */
+    const takeTime = (argv: ReadonlyArray<string>, millis: number, options: RunOptions) =>
+      Effect.gen(function*() {
+        if (millis === 0) return
+        const timeout = options.timeout === undefined ? undefined : Duration.toMillis(options.timeout)
+        if (timeout !== undefined && millis > timeout) {
+          yield* Effect.sleep(timeout)
+          return yield* new ShellError({ argv, reason: "TimedOut", detail: `still running after ${timeout} ms` })
+        }
+        yield* Effect.sleep(millis)
+      })
+
+    const notUnderstood = (argv: ReadonlyArray<string>) =>
+      Effect.succeed(result(127, "", `fake shell: no such command: ${argv.join(" ")}\n`))
+
+    const dpkgQuery = (argv: ReadonlyArray<string>) =>
+      Effect.map(get, (state) => {
+        if (!sameArgs(argv.slice(1), ["-W", "-f=${db:Status-Status} ${Version}\\n", PACKAGE])) {
+          return result(2, "", `dpkg-query: fake does not support ${argv.join(" ")}\n`)
+        }
+        if (state.installed === undefined) return result(1, "", `dpkg-query: no packages found matching ${PACKAGE}\n`)
+        const { dpkgState, version } = state.installed
+        return result(0, `${dpkgState} ${dpkgState === "not-installed" ? "" : version}\n`)
+      })
+
+    const aptCachePolicy = (argv: ReadonlyArray<string>) =>
+      Effect.map(get, (state) => {
+        if (!sameArgs(argv.slice(1), ["policy", PACKAGE])) return result(100, "", "E: fake apt-cache: unsupported\n")
+        const installed = agentPresent(state) ? state.installed!.version : undefined
+        const candidate = aptCandidate(state)
+        // apt-cache prints nothing at all for a package it has never heard of.
+        if (candidate === undefined && state.installed === undefined) return result(0)
+        const table = [
+          ...visibleOffers(state).map((v) => ` ${v === installed ? "***" : "   "} ${v} 500\n        500 https://agentrepo.example/debian serveragent/main amd64 Packages`),
+          ...(installed !== undefined && !visibleOffers(state).includes(installed) ? [` *** ${installed} 100`] : [])
+        ]
+        return result(
+          0,
+          `${PACKAGE}:\n  Installed: ${installed ?? "(none)"}\n  Candidate: ${candidate ?? "(none)"}\n  Version table:\n${
+            table.map((line) => `${line}\n`).join("")
+          }`
+        )
+      })
+
+    const APT_UPDATE_RESTRICTED = ["-o", "Dir::Etc::sourceparts=-", "-o", "APT::Get::List-Cleanup=0"]
+    const APT_DOWNLOAD = ["install", "-y", "-d", "--no-install-recommends", PACKAGE]
+    const APT_INSTALL = [
+      "install",
+      "-y",
+      "--no-install-recommends",
+      "-o",
+      "DPkg::Lock::Timeout=300",
+      "-o",
+      "Dpkg::Options::=--force-confdef",
+      "-o",
+      "Dpkg::Options::=--force-confold",
+      PACKAGE
+    ]
+
+    const aptGet = (argv: ReadonlyArray<string>, options: RunOptions) =>
+      Effect.gen(function*() {
+        const args = argv.slice(1)
+        const state = yield* get
+        const isUpdate = sameArgs(args, ["update"]) ||
+          (args.length === 7 && args[0] === "update" && args[1] === "-o" &&
+            args[2]!.startsWith("Dir::Etc::sourcelist=/") && sameArgs(args.slice(3), APT_UPDATE_RESTRICTED))
+        if (isUpdate) {
+          if (state.failures.refresh !== undefined) {
+            return result(100, "Reading package lists...\n", `${state.failures.refresh}\n`)
+          }
+          yield* set((s) => ({ ...s, refreshed: true }))
+          return result(0, "Hit:1 https://agentrepo.example/debian serveragent InRelease\nReading package lists...\n")
+        }
+        const download = sameArgs(args, APT_DOWNLOAD)
+        if (!download && !sameArgs(args, APT_INSTALL)) {
+          return result(100, "", `E: fake apt-get does not understand: ${args.join(" ")}\n`)
+        }
+        const candidate = aptCandidate(state)
+        if (candidate === undefined) {
+          return result(100, "Reading package lists...\n", `E: Unable to locate package ${PACKAGE}\n`)
+        }
+        if (state.installed?.dpkgState === "installed" && state.installed.version === candidate) {
+          return result(0, `${PACKAGE} is already the newest version (${candidate}).\n0 upgraded, 0 newly installed.\n`)
+        }
+        if (download) {
+          yield* takeTime(argv, state.downloadMillis, options)
+          if (state.failures.download !== undefined) return result(100, "", `${state.failures.download}\n`)
+          yield* set((s) => ({ ...s, downloaded: candidate }))
+          return result(0, `Get:1 https://agentrepo.example/debian serveragent/main amd64 ${PACKAGE} amd64 ${candidate}\nDownload complete and in download only mode\n`)
+        }
+        yield* takeTime(argv, state.transactionMillis, options)
+        if (state.failures.install !== undefined) {
+          return result(100, `Setting up ${PACKAGE} (${candidate}) ...\n`, `dpkg: error processing package ${PACKAGE} (--configure):\n${state.failures.install}\n`)
+        }
+        yield* set((s) => ({ ...s, installed: { version: candidate, dpkgState: "installed" }, downloaded: undefined }))
+        return result(0, `Unpacking ${PACKAGE} (${candidate}) ...\nSetting up ${PACKAGE} (${candidate}) ...\n`)
+      })
+
+    const rpmQuery = (argv: ReadonlyArray<string>) =>
+      Effect.map(get, (state) => {
+        if (!sameArgs(argv.slice(1), ["-q", "--qf", "%{VERSION}-%{RELEASE}\\n", PACKAGE])) {
+          return result(1, "", `rpm: fake does not support ${argv.join(" ")}\n`)
+        }
+        return agentPresent(state)
+          ? result(0, `${state.installed!.version}\n`)
+          : result(1, `package ${PACKAGE} is not installed\n`)
+      })
+
+    const COMMON_FLAGS = new Set([
+      "-y",
+      "-q",
+      "--downloadonly",
+      "--showduplicates",
+      "--disablerepo=*",
+      "--enablerepo=drivesrvr"
+    ])
+    const DNF_ONLY_FLAGS = new Set([
+      "--refresh",
+      "--repo=drivesrvr",
+      "--available",
+      "--latest-limit=1",
+      "--queryformat=%{version}-%{release}\\n"
+    ])
+
+    const rpmFrontend = (argv: ReadonlyArray<string>, options: RunOptions) =>
+      Effect.gen(function*() {
+        const tool = argv[0] as "dnf" | "yum"
+        const flags = argv.slice(1).filter((arg) => arg.startsWith("-"))
+        const words = argv.slice(1).filter((arg) => !arg.startsWith("-"))
+        const unknown = flags.find((flag) => !COMMON_FLAGS.has(flag) && !(tool === "dnf" && DNF_ONLY_FLAGS.has(flag)))
+        if (unknown !== undefined) {
+          return tool === "dnf"
+            ? result(2, "", `dnf: error: unrecognized arguments: ${unknown}\n`)
+            : result(1, "", `Command line error: no such option: ${unknown}\n`)
+        }
+        const has = (flag: string) => flags.includes(flag)
+        const state = yield* get
+        const installed = agentPresent(state) ? state.installed!.version : undefined
+        const target = newest(visibleOffers(state))
+
+        if (sameArgs(words, ["clean", "expire-cache"])) {
+          yield* set((s) => ({ ...s, expired: true }))
+          return result(0, "Cleaning repos: drivesrvr\n6 metadata files removed\n")
+        }
+        if (sameArgs(words, ["makecache"])) {
+          if (state.failures.refresh !== undefined) return result(1, "", `${state.failures.refresh}\n`)
+          // dnf fetches at once with --refresh; yum only what `clean expire-cache` marked as stale.
+          const fetches = tool === "dnf" ? has("--refresh") : state.expired
+          if (fetches) yield* set((s) => ({ ...s, refreshed: true, expired: false }))
+          return result(0, "Metadata cache created.\n")
+        }
+        if (tool === "dnf" && sameArgs(words, ["repoquery", PACKAGE]) && has("--queryformat=%{version}-%{release}\\n")) {
+          const versions = has("--latest-limit=1") ? [target].filter((v) => v !== undefined) : visibleOffers(state)
+          return result(0, versions.map((v) => `${v}\n`).join(""))
+        }
+        if (tool === "yum" && sameArgs(words, ["list", "available", PACKAGE])) {
+          const available = visibleOffers(state).filter((v) => v !== installed).sort(compareVersions)
+          const listed = has("--showduplicates") ? available : available.slice(-1)
+          if (listed.length === 0) return result(1, "", "Error: No matching Packages to list\n")
+          return result(0, `Available Packages\n${listed.map((v) => `${PACKAGE}.${ARCH}    ${v}    drivesrvr\n`).join("")}`)
+        }
+        const verb = words[0]
+        if (!((verb === "install" || verb === "upgrade") && sameArgs(words.slice(1), [PACKAGE]))) {
+          return result(1, "", `Error: fake ${tool} does not understand: ${argv.slice(1).join(" ")}\n`)
+        }
+        const nothingToDo = result(0, "Dependencies resolved.\nNothing to do.\nComplete!\n")
+        if (verb === "install" && installed !== undefined) {
+          // dnf5 (and this fake) leaves an installed package alone on `install`.
+          return result(0, `Package ${PACKAGE}-${installed}.${ARCH} is already installed.\nDependencies resolved.\nNothing to do.\nComplete!\n`)
+        }
+        if (verb === "upgrade" && installed === undefined) {
+          return tool === "dnf"
+            ? result(1, `Package ${PACKAGE} available, but not installed.\n`, "Error: No packages marked for upgrade.\n")
+            : result(0, `Package(s) ${PACKAGE} available, but not installed.\nNo packages marked for update\n`)
+        }
+        if (target === undefined) {
+          return verb === "install" ? result(1, "", `Error: Unable to find a match: ${PACKAGE}\n`) : nothingToDo
+        }
+        if (installed !== undefined && compareVersions(target, installed) <= 0) return nothingToDo
+
+        if (has("--downloadonly")) {
+          yield* takeTime(argv, state.downloadMillis, options)
+          if (state.failures.download !== undefined) return result(1, "", `${state.failures.download}\n`)
+          yield* set((s) => ({ ...s, downloaded: target }))
+          return tool === "dnf"
+            ? result(0, "The downloaded packages were saved in cache until the next successful transaction.\nComplete!\n")
+            : result(1, `${PACKAGE}-${target}.${ARCH}.rpm\nexiting because "Download Only" specified\n`)
+        }
+        yield* takeTime(argv, state.transactionMillis, options)
+        if (state.failures.install !== undefined) {
+          return result(1, "Running transaction\n", `${state.failures.install}\n`)
+        }
+        yield* set((s) => ({ ...s, installed: { version: target, dpkgState: "installed" }, downloaded: undefined }))
+        return result(0, `Running transaction\n  ${verb === "install" ? "Installing" : "Upgrading"} : ${PACKAGE}-${target}.${ARCH}\nComplete!\n`)
+      })
+
+    const systemctl = (argv: ReadonlyArray<string>) =>
+      Effect.gen(function*() {
+        const args = argv.slice(1)
+        const state = yield* get
+        const present = agentPresent(state)
+        if (sameArgs(args, ["is-active", "--quiet", PACKAGE])) return result(!present ? 4 : state.running ? 0 : 3)
+        const operation = args[0]
+        if (!((operation === "stop" || operation === "start") && sameArgs(args.slice(1), [PACKAGE]))) {
+          return result(1, "", `Unknown command verb ${args.join(" ")}.\n`)
+        }
+        if (!present) {
+          return result(5, "", `Failed to ${operation} ${PACKAGE}.service: Unit ${PACKAGE}.service not ${operation === "stop" ? "loaded" : "found"}.\n`)
+        }
+        const failure = state.failures[operation]
+        if (failure !== undefined) return result(1, "", `${failure}\n`)
+        yield* set((s) => ({ ...s, running: operation === "start" }))
+        return result(0)
+      })
+
+    /** `service driveclient <action>` and `/etc/init.d/driveclient <action>`, with LSB exit codes. */
+    const initScript = (argv: ReadonlyArray<string>, action: string | undefined, viaService: boolean) =>
+      Effect.gen(function*() {
+        const state = yield* get
+        if (!agentPresent(state)) {
+          if (viaService) return result(1, "", `${PACKAGE}: unrecognized service\n`)
+          return yield* new ShellError({ argv, reason: "NotFound", detail: "command not found" })
+        }
+        switch (action) {
+          case "status":
+            return result(
+              state.lsbStatus ?? (state.running ? 0 : 3),
+              state.running ? `${PACKAGE} is running\n` : `${PACKAGE} is stopped\n`
+            )
+          case "stop":
+          case "start": {
+            const failure = state.failures[action]
+            if (failure !== undefined) return result(1, "", `${failure}\n`)
+            yield* set((s) => ({ ...s, running: action === "start" }))
+            return result(0, `${action === "stop" ? "Stopping" : "Starting"} ${PACKAGE}: [  OK  ]\n`)
+          }
+          default:
+            return result(2, "", `Usage: /etc/init.d/${PACKAGE} {start|stop|status|restart}\n`)
+        }
+      })
+
+    const answer = (argv: readonly [string, ...Array<string>], options: RunOptions) => {
+      switch (argv[0]) {
+        case "dpkg-query":
+          return dpkgQuery(argv)
+        case "apt-get":
+          return aptGet(argv, options)
+        case "apt-cache":
+          return aptCachePolicy(argv)
+        case "rpm":
+          return rpmQuery(argv)
+        case "dnf":
+        case "yum":
+          return rpmFrontend(argv, options)
+        case "systemctl":
+          return systemctl(argv)
+        case "service":
+          return argv.length === 3 && argv[1] === PACKAGE ? initScript(argv, argv[2], true) : notUnderstood(argv)
+        case `/etc/init.d/${PACKAGE}`:
+          return argv.length === 2 ? initScript(argv, argv[1], false) : notUnderstood(argv)
+        default:
+          return notUnderstood(argv)
+      }
+    }
+
+    const shell: ShellService = {
+      run: (argv, options = {}) =>
+        Effect.gen(function*() {
+          const atMillis = yield* Clock.currentTimeMillis
+          yield* markStarted(argv)
+          const exit = yield* Effect.exit(answer(argv, options))
+          yield* Ref.update(transcript, (entries) => [...entries, {
+            argv: [...argv],
+            env: { ...options.env },
+            output: options.output ?? "capture",
+            timeoutMillis: options.timeout === undefined ? undefined : Duration.toMillis(options.timeout),
+            atMillis,
+            exit: exit._tag === "Success"
+              ? exit.value.exitCode
+              : exit.cause._tag === "Fail"
+              ? exit.cause.error.reason
+              : "SpawnFailed"
+          }])
+          return yield* exit
+        })
+    }
+
+    return {
+      shell,
+      state: get,
+      update: set,
+      transcript: Ref.get(transcript),
+      commands: Effect.map(Ref.get(transcript), (entries) => entries.map((entry) => entry.argv)),
+      whenStarted
+    }
+  })
+
+/** Shell answered by a fake host, and the host itself for the test to inspect and change. */
+export const layer = (init: FakeHostInit = {}): Layer.Layer<Shell | FakeHost> => {
+  const host = Layer.effect(FakeHost, make(init))
+  return Layer.provideMerge(Layer.effect(Shell, Effect.map(FakeHost, (fake) => fake.shell)), host)
+}
