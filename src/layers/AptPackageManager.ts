@@ -6,7 +6,6 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import * as Ref from "effect/Ref"
 import { aptKeyProblem, aptSourceLine, isAgentEntry, parseSources } from "../domain/AptSources.js"
 import { PackageManager, PackageManagerError, type PackageManagerService } from "../services/PackageManager.js"
 import { lastLine, Shell } from "../services/Shell.js"
@@ -81,8 +80,6 @@ export const make = (options: AptOptions) =>
   Effect.gen(function*() {
     const shell = yield* Shell
     const onHost = (hostPath: string) => underRoot(options.root, hostPath)
-    // The sources file holding the agent entry, as last seen: `refresh` updates only that file.
-    const agentSourcesFile = yield* Ref.make(Option.none<string>())
 
     const apt = (operation: string, argv: readonly [string, ...Array<string>], timeout: Duration.Duration) =>
       runChecked(
@@ -111,10 +108,7 @@ export const make = (options: AptOptions) =>
           }
         }
         return Option.none<string>()
-      }).pipe(
-        Effect.mapError(fileFailure("read the apt sources")),
-        Effect.tap((found) => Ref.set(agentSourcesFile, found))
-      )
+      }).pipe(Effect.mapError(fileFailure("read the apt sources")))
 
     const service: PackageManagerService = {
       kind: "apt",
@@ -159,12 +153,11 @@ export const make = (options: AptOptions) =>
             yield* writeFileAtomically(onHost(KEYRING_FILE), source.key, 0o644)
             yield* writeFileAtomically(onHost(AGENT_SOURCES_FILE), aptSourceLine(base, KEYRING_FILE), 0o644)
           }).pipe(Effect.mapError(fileFailure(operation)))
-          yield* Ref.set(agentSourcesFile, Option.some(AGENT_SOURCES_FILE))
         }),
 
-      refresh: Ref.get(agentSourcesFile).pipe(
+      refresh: (base) => findAgentEntry(base).pipe(
         Effect.flatMap(Option.match({
-          // Not seen yet (repositoryState was not asked): update every source.
+          // No entry of its own (cannot happen after configureRepository): update every source.
           onNone: () => apt("apt-get update", ["apt-get", "update"], FETCH_TIMEOUT),
           onSome: (file) =>
             apt("apt-get update", [

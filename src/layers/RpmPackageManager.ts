@@ -189,7 +189,7 @@ export const make = (options: RpmOptions) =>
           ).pipe(Effect.mapError(fileFailure(operation)))
         }),
 
-      refresh: Effect.asVoid(refresh),
+      refresh: (_base) => Effect.asVoid(refresh),
       candidateVersion,
       download,
       install

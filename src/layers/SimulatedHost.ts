@@ -141,7 +141,7 @@ export const make = (options: SimulatedHostOptions) =>
           record(`repository ${base} configured (${source._tag})`)
         ),
       installedVersion: Effect.map(Ref.get(state), (s) => Option.fromNullable(s.installed)),
-      refresh: Effect.zipRight(Ref.update(state, (s) => ({ ...s, refreshed: true })), record("package metadata refreshed")),
+      refresh: (_base) => Effect.zipRight(Ref.update(state, (s) => ({ ...s, refreshed: true })), record("package metadata refreshed")),
       candidateVersion: Effect.map(requireRefreshed("candidate"), (s) => Option.fromNullable(newest(s.offered))),
       download: Effect.gen(function*() {
         const s = yield* requireRefreshed("download")

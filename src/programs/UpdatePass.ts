@@ -51,7 +51,7 @@ const transaction = Effect.gen(function*() {
 const installAgent = Effect.gen(function*() {
   const packages = yield* PackageManager
   yield* Effect.logInfo("the agent is not installed; installing it")
-  yield* packages.refresh
+  yield* packages.refresh((yield* Repository).base)
   const version = yield* transaction
   yield* Effect.logInfo(`installed the agent ${version}`)
   return PassOutcome.Installed({ version })
@@ -92,7 +92,7 @@ const upgradeAgent = (installed: string, published: string) =>
     const packages = yield* PackageManager
     const agent = yield* AgentService
     yield* Effect.logInfo(`the agent ${installed} is older than the published ${published}`)
-    yield* packages.refresh
+    yield* packages.refresh((yield* Repository).base)
     const candidate = yield* packages.candidateVersion
     if (Option.isNone(candidate) || isUpToDate(installed, upstreamOf(candidate.value))) {
       yield* Effect.logWarning(

@@ -36,8 +36,8 @@ export interface PackageManagerService {
   readonly configureRepository: (base: string, source: RepositorySource) => Effect.Effect<void, PackageManagerError>
   /** The installed agent's full package version (`1.1.0-1`); none when not installed. */
   readonly installedVersion: Effect.Effect<Option.Option<string>, PackageManagerError>
-  /** Fresh metadata for the agent repository. */
-  readonly refresh: Effect.Effect<void, PackageManagerError>
+  /** Fresh metadata for the agent repository under `base` (only for it, where the tool allows). */
+  readonly refresh: (base: string) => Effect.Effect<void, PackageManagerError>
   /** The newest agent version the configured repositories offer (after `refresh`); none when none does. */
   readonly candidateVersion: Effect.Effect<Option.Option<string>, PackageManagerError>
   /** Downloads the newest agent package into the cache without installing it. */

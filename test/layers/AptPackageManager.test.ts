@@ -256,8 +256,7 @@ describe("AptPackageManager commands", () => {
     Effect.gen(function*() {
       const { root, host, packages } = yield* withFakeHost()
       yield* writeHostFile(root, "/etc/apt/sources.list.d/vendor.list", "deb https://agentrepo.example.test/debian/ serveragent main\n")
-      yield* packages.repositoryState(BASE)
-      yield* packages.refresh
+      yield* packages.refresh(BASE)
       const [entry] = yield* host.transcript
       expect(entry!.argv).toEqual(aptUpdate("/etc/apt/sources.list.d/vendor.list"))
       expect(entry!.env).toEqual(APT_ENV)
@@ -269,14 +268,14 @@ describe("AptPackageManager commands", () => {
     Effect.gen(function*() {
       const { host, packages } = yield* withFakeHost()
       yield* packages.configureRepository(BASE, { _tag: "AptKey", key: KEY })
-      yield* packages.refresh
+      yield* packages.refresh(BASE)
       expect(yield* host.commands).toEqual([aptUpdate("/etc/apt/sources.list.d/driveclient.list")])
     }))
 
-  it.scoped("refresh before the entry was looked for updates every source", () =>
+  it.scoped("refresh without an agent entry updates every source", () =>
     Effect.gen(function*() {
       const { host, packages } = yield* withFakeHost()
-      yield* packages.refresh
+      yield* packages.refresh(BASE)
       expect(yield* host.commands).toEqual([["apt-get", "update"]])
     }))
 
@@ -284,7 +283,7 @@ describe("AptPackageManager commands", () => {
     Effect.gen(function*() {
       const { host, packages } = yield* withFakeHost({ installed: "1.1.0-1", offered: ["1.1.0-1", "1.2.0-1"] })
       expect(yield* packages.candidateVersion).toEqual(Option.some("1.1.0-1"))
-      yield* packages.refresh
+      yield* packages.refresh(BASE)
       expect(yield* packages.candidateVersion).toEqual(Option.some("1.2.0-1"))
       const entries = yield* host.transcript
       expect(entries[0]!.argv).toEqual(["apt-cache", "policy", "driveclient"])
@@ -340,7 +339,7 @@ describe("AptPackageManager commands", () => {
   it.scoped("a failed update is a PackageManagerError naming apt's error", () =>
     Effect.gen(function*() {
       const { packages } = yield* withFakeHost({ failures: { refresh: "E: Failed to fetch https://agentrepo.example.test/debian/dists/serveragent/InRelease" } })
-      const error = yield* Effect.flip(packages.refresh)
+      const error = yield* Effect.flip(packages.refresh(BASE))
       expect(error.detail).toBe("E: Failed to fetch https://agentrepo.example.test/debian/dists/serveragent/InRelease")
     }))
 

@@ -109,7 +109,7 @@ describe.each(["dnf", "yum"] as const)("RpmPackageManager (%s)", (flavor) => {
   it.scoped("refresh fetches the agent repository's metadata anew, and only that", () =>
     Effect.gen(function*() {
       const { host, packages } = yield* withFakeHost(flavor, { offered: ["1.2.0-1.el9"] })
-      yield* packages.refresh
+      yield* packages.refresh(BASE)
       expect(yield* host.commands).toEqual(expected.refresh)
       expect((yield* host.state).refreshed).toBe(true)
       expect((yield* host.transcript).every((entry) => entry.env["LC_ALL"] === "C")).toBe(true)
@@ -122,7 +122,7 @@ describe.each(["dnf", "yum"] as const)("RpmPackageManager (%s)", (flavor) => {
         offered: ["1.1.0-1.el9", "1.10.0-1.el9", "1.2.0-1.el9"]
       })
       expect(yield* packages.candidateVersion).toEqual(Option.none())
-      yield* packages.refresh
+      yield* packages.refresh(BASE)
       expect(yield* packages.candidateVersion).toEqual(Option.some("1.10.0-1.el9"))
       expect((yield* host.commands).at(-1)).toEqual(expected.candidate)
     }))
