@@ -45,9 +45,8 @@ const QUERY_TIMEOUT = Duration.minutes(2)
 const FETCH_TIMEOUT = Duration.minutes(10)
 const TRANSACTION_TIMEOUT = Duration.minutes(30)
 
-/** dpkg states in which the package's files are (at least partly) on disk. */
-const PRESENT_STATES = new Set([
-  "installed",
+/** dpkg states of a package whose installation or configuration was left half-way. */
+const UNFINISHED_STATES = new Set([
   "half-installed",
   "unpacked",
   "half-configured",
@@ -55,20 +54,53 @@ const PRESENT_STATES = new Set([
   "triggers-pending"
 ])
 
+/** dpkg states in which the package's files are (at least partly) on disk. */
+const PRESENT_STATES = new Set(["installed", ...UNFINISHED_STATES])
+
+interface DpkgPackage {
+  readonly state: string
+  readonly version: string
+}
+
+/** The `state version` lines of the dpkg-query below, one per architecture. */
+const dpkgPackages = (stdout: string): ReadonlyArray<DpkgPackage> =>
+  stdout.split("\n").flatMap((line) => {
+    const match = /^(\S+) (\S+)$/.exec(line.trim())
+    return match === null ? [] : [{ state: match[1]!, version: match[2]! }]
+  })
+
 /**
  * The agent's version from `dpkg-query -W -f='${db:Status-Status} ${Version}\n'`.
  * A package left half-way counts as installed, so that the next upgrade repairs it;
  * one removed with its configuration kept (`config-files`) does not.
  */
 export const parseDpkgQuery = (stdout: string): Option.Option<string> => {
-  const packages = stdout.split("\n").flatMap((line) => {
-    const match = /^(\S+) (\S+)$/.exec(line.trim())
-    return match === null ? [] : [{ state: match[1]!, version: match[2]! }]
-  })
+  const packages = dpkgPackages(stdout)
   const present = packages.find(({ state }) => state === "installed") ??
     packages.find(({ state }) => PRESENT_STATES.has(state))
   return Option.fromNullable(present?.version)
 }
+
+/** The agent's dpkg state when an interrupted transaction left it half-way (`half-configured`...). */
+export const unfinishedState = (stdout: string): Option.Option<string> =>
+  Option.fromNullable(dpkgPackages(stdout).find(({ state }) => UNFINISHED_STATES.has(state))?.state)
+
+/** Whether `apt-mark showhold` lists the agent (`driveclient`, or `driveclient:amd64` on multiarch hosts). */
+export const showholdListsAgent = (stdout: string): boolean =>
+  stdout.split("\n").some((line) => line.trim() === AGENT_PACKAGE || line.trim().startsWith(`${AGENT_PACKAGE}:`))
+
+/** A Debian package version: optional epoch, upstream part starting with a digit, optional revision. */
+const DEB_VERSION = /^(?:\d+:)?\d[A-Za-z0-9.+~:-]*$/
+
+/** The options of every transaction: wait for the dpkg lock, keep the administrator's changed conffiles. */
+const TRANSACTION_OPTIONS = [
+  "-o",
+  "DPkg::Lock::Timeout=300",
+  "-o",
+  "Dpkg::Options::=--force-confdef",
+  "-o",
+  "Dpkg::Options::=--force-confold"
+] as const
 
 /** The `Candidate:` of `apt-cache policy`; none for `(none)` or a package apt does not know. */
 export const parsePolicyCandidate = (stdout: string): Option.Option<string> => {
@@ -110,23 +142,83 @@ export const make = (options: AptOptions) =>
         return Option.none<string>()
       }).pipe(Effect.mapError(fileFailure("read the apt sources")))
 
+    /** The agent's dpkg-query lines; empty when dpkg has never heard of it. */
+    const dpkgQuery = shell.run(
+      ["dpkg-query", "-W", "-f=${db:Status-Status} ${Version}\\n", AGENT_PACKAGE],
+      { env: { LC_ALL: "C" }, timeout: QUERY_TIMEOUT }
+    ).pipe(
+      Effect.mapError((error) => new PackageManagerError({ operation: "dpkg-query", detail: error.message })),
+      Effect.flatMap((result) => {
+        if (result.exitCode === 0) return Effect.succeed(result.stdout)
+        // dpkg-query exits 1 for a package it has never heard of.
+        if (result.exitCode === 1 && /no packages found matching/.test(result.stderr)) return Effect.succeed("")
+        return Effect.fail(new PackageManagerError({ operation: "dpkg-query", detail: lastLine(result) }))
+      })
+    )
+
+    const installVersion = (version: string) =>
+      Effect.gen(function*() {
+        const operation = `apt-get install ${AGENT_PACKAGE}=${version}`
+        if (!DEB_VERSION.test(version)) {
+          return yield* new PackageManagerError({ operation, detail: `"${version}" is not a package version` })
+        }
+        yield* apt(operation, [
+          "apt-get",
+          "install",
+          "-y",
+          "--no-install-recommends",
+          "--allow-downgrades",
+          ...TRANSACTION_OPTIONS,
+          `${AGENT_PACKAGE}=${version}`
+        ], TRANSACTION_TIMEOUT)
+      })
+
+    /**
+     * `dpkg --audit` names every package an interrupted run left half-way; the agent's own
+     * state is checked too. `dpkg --configure -a` finishes them; what it cannot finish (a
+     * half-installed agent, broken dependencies) is left to `apt-get install -f`.
+     */
+    const repair = Effect.gen(function*() {
+      const audit = yield* shell.run(["dpkg", "--audit"], { env: { LC_ALL: "C" }, timeout: QUERY_TIMEOUT }).pipe(
+        Effect.mapError((error) => new PackageManagerError({ operation: "dpkg --audit", detail: error.message }))
+      )
+      // Newer dpkg exits 1 when it finds something to report; 2 is its own failure.
+      if (audit.exitCode > 1) return yield* new PackageManagerError({ operation: "dpkg --audit", detail: lastLine(audit) })
+      const agentUnfinished = Option.isSome(unfinishedState(yield* dpkgQuery))
+      if (audit.stdout.trim() === "" && !agentUnfinished) return Option.none<string>()
+
+      const done = ["dpkg --configure -a"]
+      const configure = yield* shell.run(
+        ["dpkg", "--force-confdef", "--force-confold", "--configure", "-a"],
+        { env: APT_ENV, timeout: TRANSACTION_TIMEOUT }
+      ).pipe(
+        Effect.mapError((error) => new PackageManagerError({ operation: "dpkg --configure -a", detail: error.message }))
+      )
+      if (configure.exitCode !== 0 || Option.isSome(unfinishedState(yield* dpkgQuery))) {
+        done.push("apt-get install -f")
+        yield* apt("apt-get install -f", [
+          "apt-get",
+          "install",
+          "-y",
+          "-f",
+          "--no-install-recommends",
+          ...TRANSACTION_OPTIONS
+        ], TRANSACTION_TIMEOUT)
+        const left = unfinishedState(yield* dpkgQuery)
+        if (Option.isSome(left)) {
+          return yield* new PackageManagerError({
+            operation: "repair",
+            detail: `${AGENT_PACKAGE} is still ${left.value} after ${done.join(" and ")}`
+          })
+        }
+      }
+      return Option.some(done.join(", then "))
+    })
+
     const service: PackageManagerService = {
       kind: "apt",
 
-      installedVersion: shell.run(
-        ["dpkg-query", "-W", "-f=${db:Status-Status} ${Version}\\n", AGENT_PACKAGE],
-        { env: { LC_ALL: "C" }, timeout: QUERY_TIMEOUT }
-      ).pipe(
-        Effect.mapError((error) => new PackageManagerError({ operation: "dpkg-query", detail: error.message })),
-        Effect.flatMap((result) => {
-          if (result.exitCode === 0) return Effect.succeed(parseDpkgQuery(result.stdout))
-          // dpkg-query exits 1 for a package it has never heard of.
-          if (result.exitCode === 1 && /no packages found matching/.test(result.stderr)) {
-            return Effect.succeed(Option.none())
-          }
-          return Effect.fail(new PackageManagerError({ operation: "dpkg-query", detail: lastLine(result) }))
-        })
-      ),
+      installedVersion: Effect.map(dpkgQuery, parseDpkgQuery),
 
       repositoryState: (base) =>
         findAgentEntry(base).pipe(
@@ -189,14 +281,17 @@ export const make = (options: AptOptions) =>
         "install",
         "-y",
         "--no-install-recommends",
-        "-o",
-        "DPkg::Lock::Timeout=300",
-        "-o",
-        "Dpkg::Options::=--force-confdef",
-        "-o",
-        "Dpkg::Options::=--force-confold",
+        ...TRANSACTION_OPTIONS,
         AGENT_PACKAGE
-      ], TRANSACTION_TIMEOUT).pipe(Effect.asVoid)
+      ], TRANSACTION_TIMEOUT).pipe(Effect.asVoid),
+
+      installVersion,
+
+      isHeld: apt("apt-mark showhold", ["apt-mark", "showhold", AGENT_PACKAGE], QUERY_TIMEOUT).pipe(
+        Effect.map((result) => showholdListsAgent(result.stdout))
+      ),
+
+      repair
     }
     return PackageManager.of(service)
   })

@@ -123,7 +123,11 @@ export const liveLayers = (
   Layer.merge(
     detected.packageManager === "apt"
       ? AptPackageManager.layer({ root })
-      : RpmPackageManager.layer({ root, flavor: detected.packageManager }),
+      : RpmPackageManager.layer(
+        searchPath === undefined
+          ? { root, flavor: detected.packageManager }
+          : { root, flavor: detected.packageManager, searchPath }
+      ),
     detected.serviceManager === "systemd"
       ? SystemdAgentService.layer
       : SysvAgentService.layer(searchPath === undefined ? { root } : { root, searchPath })

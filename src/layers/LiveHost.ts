@@ -10,15 +10,17 @@ import * as HostDetection from "./HostDetection.js"
 import * as NodeFileLock from "./NodeFileLock.js"
 import * as NodeHttp from "./NodeHttp.js"
 import * as NodeShell from "./NodeShell.js"
+import * as NodeStateStore from "./NodeStateStore.js"
+import * as SystemdShutdownInhibitor from "./SystemdShutdownInhibitor.js"
 
 export interface LiveHostOptions {
-  readonly repository: string
+  readonly config: Partial<UpdaterConfig.UpdaterConfigShape>
   readonly packageManager: Option.Option<PackageManagerKind>
   readonly serviceManager: Option.Option<ServiceManagerKind>
 }
 
 export const layer = (options: LiveHostOptions) => {
-  const config = UpdaterConfig.layer({ repository: options.repository })
+  const config = UpdaterConfig.layer(options.config)
   const host = Layer.unwrapEffect(
     Effect.map(
       HostDetection.detect({
@@ -26,12 +28,18 @@ export const layer = (options: LiveHostOptions) => {
         ...Option.match(options.packageManager, { onNone: () => ({}), onSome: (packageManager) => ({ packageManager }) }),
         ...Option.match(options.serviceManager, { onNone: () => ({}), onSome: (serviceManager) => ({ serviceManager }) })
       }),
-      (detected) => HostDetection.liveLayers(detected, "/")
+      (detected) =>
+        Layer.merge(
+          HostDetection.liveLayers(detected, "/"),
+          // Not in liveLayers: it spawns systemd-inhibit itself, not through the Shell a test can fake.
+          SystemdShutdownInhibitor.layerFor(detected.serviceManager)
+        )
     )
   )
   return Layer.mergeAll(
     host,
     NodeFileLock.layer,
+    NodeStateStore.layer(),
     Repository.layer.pipe(Layer.provide(NodeHttp.layer())),
     config
   ).pipe(Layer.provide(config), Layer.provide(NodeShell.layer()))

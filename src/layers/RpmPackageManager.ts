@@ -13,19 +13,24 @@ import { PackageManager, PackageManagerError, type PackageManagerService } from 
 import { lastLine, Shell } from "../services/Shell.js"
 import { runChecked } from "./CheckedCommand.js"
 import {
+  findExecutable,
   type HostFileError,
   listDirectoryIfExists,
   makeDirectory,
+  processSearchPath,
   readTextIfExists,
   underRoot,
   writeFileAtomically
 } from "./HostFiles.js"
+import { isAgentHeld } from "./RpmHolds.js"
 
 export type RpmFlavor = "dnf" | "yum"
 
 export interface RpmOptions {
   readonly root: string
   readonly flavor: RpmFlavor
+  /** Where yum's repair tools are looked for; the updater's own `PATH` by default. */
+  readonly searchPath?: string
 }
 
 const AGENT_PACKAGE = "driveclient"
@@ -64,13 +69,14 @@ export const versionsIn = (output: string): ReadonlyArray<string> =>
     return match === null ? [] : [match[1]!]
   })
 
-/** The newest version in `dnf repoquery` or `yum list` output. */
+/** The newest version in `dnf repoquery`, `yum list` or `rpm -q` output. */
 export const parseNewestVersion = (output: string): Option.Option<string> => newest(versionsIn(output))
 
 export const make = (options: RpmOptions) =>
   Effect.gen(function*() {
     const shell = yield* Shell
     const { flavor } = options
+    const searchPath = options.searchPath ?? processSearchPath()
     const onHost = (hostPath: string) => underRoot(options.root, hostPath)
 
     const run = (operation: string, argv: readonly [string, ...Array<string>], timeout: Duration.Duration) =>
@@ -79,17 +85,20 @@ export const make = (options: RpmOptions) =>
     const fileFailure = (operation: string) => (error: HostFileError) =>
       new PackageManagerError({ operation, detail: error.message })
 
-    const installedVersion = shell.run(
+    /** Every installed version of the agent: two after an upgrade that was interrupted. */
+    const installedVersions = shell.run(
       ["rpm", "-q", "--qf", "%{VERSION}-%{RELEASE}\\n", AGENT_PACKAGE],
       { env: RPM_ENV, timeout: QUERY_TIMEOUT }
     ).pipe(
       Effect.mapError((error) => new PackageManagerError({ operation: "rpm -q", detail: error.message })),
       Effect.flatMap((result) => {
-        if (result.exitCode === 0) return Effect.succeed(parseNewestVersion(result.stdout))
-        if (/is not installed/.test(result.stdout + result.stderr)) return Effect.succeed(Option.none<string>())
+        if (result.exitCode === 0) return Effect.succeed(versionsIn(result.stdout))
+        if (/is not installed/.test(result.stdout + result.stderr)) return Effect.succeed([])
         return Effect.fail(new PackageManagerError({ operation: "rpm -q", detail: lastLine(result) }))
       })
     )
+
+    const installedVersion = Effect.map(installedVersions, newest)
 
     const findAgentRepoFile = Effect.gen(function*() {
       const names = yield* listDirectoryIfExists(onHost(REPOS_DIR))
@@ -160,6 +169,59 @@ export const make = (options: RpmOptions) =>
       yield* run(`${flavor} ${verb}`, [flavor, "-y", verb, AGENT_PACKAGE], TRANSACTION_TIMEOUT)
     })
 
+    /**
+     * Exactly `version`: a downgrade from a newer one (the rollback), else an install,
+     * which also takes an older agent up to that version. The version already installed
+     * needs nothing.
+     */
+    const installVersion = (version: string) =>
+      Effect.gen(function*() {
+        const spec = `${AGENT_PACKAGE}-${version}`
+        if (!RPM_VERSION.test(version)) {
+          return yield* new PackageManagerError({
+            operation: `${flavor} install ${spec}`,
+            detail: `"${version}" is not a package version (version-release)`
+          })
+        }
+        const installed = yield* installedVersion
+        const order = Option.match(installed, { onNone: () => -1, onSome: (current) => compareVersions(current, version) })
+        if (order === 0) return
+        const verb = order > 0 ? "downgrade" : "install"
+        yield* run(`${flavor} ${verb} ${spec}`, [flavor, "-y", verb, spec], TRANSACTION_TIMEOUT)
+      })
+
+    /** Which yum tool removes the older of two installed versions, by what is on PATH. */
+    const yumDuplicateRemover = (versions: ReadonlyArray<string>) =>
+      Effect.gen(function*() {
+        const onPath = (name: string) => Effect.map(findExecutable(options.root, name, searchPath), Option.isSome)
+        if (yield* onPath("package-cleanup")) return ["package-cleanup", "-y", "--cleandupes"] as const
+        if (yield* onPath("yum-complete-transaction")) return ["yum-complete-transaction", "-y"] as const
+        return yield* new PackageManagerError({
+          operation: "repair",
+          detail: `${versions.length} versions of ${AGENT_PACKAGE} are installed (${versions.join(", ")}), ` +
+            `and neither package-cleanup (yum-utils) nor yum-complete-transaction is on PATH (${searchPath})`
+        })
+      })
+
+    /** An upgrade interrupted half-way leaves both versions in the rpm database: the older one goes. */
+    const repair = Effect.gen(function*() {
+      const versions = yield* installedVersions
+      if (versions.length < 2) return Option.none<string>()
+      const argv = flavor === "dnf"
+        ? ["dnf", "-y", "remove", "--duplicates", AGENT_PACKAGE] as const
+        : yield* yumDuplicateRemover(versions)
+      const described = argv.join(" ")
+      yield* run(described, argv, TRANSACTION_TIMEOUT)
+      const left = yield* installedVersions
+      if (left.length > 1) {
+        return yield* new PackageManagerError({
+          operation: described,
+          detail: `${left.length} versions of ${AGENT_PACKAGE} are still installed (${left.join(", ")})`
+        })
+      }
+      return Option.some(described)
+    })
+
     const service: PackageManagerService = {
       kind: flavor,
       installedVersion,
@@ -192,7 +254,12 @@ export const make = (options: RpmOptions) =>
       refresh: (_base) => Effect.asVoid(refresh),
       candidateVersion,
       download,
-      install
+      install,
+      installVersion,
+      isHeld: isAgentHeld(options.root, flavor).pipe(
+        Effect.mapError((error) => new PackageManagerError({ operation: `read the ${flavor} locks`, detail: error.message }))
+      ),
+      repair
     }
     return PackageManager.of(service)
   })

@@ -36,6 +36,14 @@ export interface SimulatedHostOptions {
   readonly transactionTime?: Duration.DurationInput
   /** Makes the next install transaction fail with this package manager error. */
   readonly failingInstall?: string | undefined
+  /** Package versions whose agent exits right after it is started. */
+  readonly crashingVersions?: ReadonlyArray<string>
+  /** The administrator holds the package at its version. */
+  readonly held?: boolean
+  /** The agent's service is enabled (starts at boot); true by default. */
+  readonly serviceEnabled?: boolean
+  /** A transaction was interrupted: the package database needs repair. */
+  readonly interruptedTransaction?: boolean
 }
 
 export interface HostEvent {
@@ -51,6 +59,7 @@ export interface SimulatedHostState {
   readonly downloaded: string | undefined
   readonly offered: ReadonlyArray<string>
   readonly failingInstall: string | undefined
+  readonly interruptedTransaction: boolean
 }
 
 export const AGENT_PID = 4242
@@ -64,6 +73,8 @@ export interface SimulatedHost {
   /** The agent starts a backup: it holds its lock for `duration` (of Clock time). */
   readonly startBackup: (duration: Duration.DurationInput) => Effect.Effect<void>
   readonly publish: (packageVersion: string) => Effect.Effect<void>
+  /** The agent's process ends by itself (a crash, or an administrator's kill). */
+  readonly agentExits: Effect.Effect<void>
   readonly locks: MemoryFileLock.MemoryFileLock
 }
 
@@ -79,7 +90,8 @@ export const make = (options: SimulatedHostOptions) =>
       refreshed: false,
       downloaded: undefined,
       offered: options.offered,
-      failingInstall: options.failingInstall
+      failingInstall: options.failingInstall,
+      interruptedTransaction: options.interruptedTransaction ?? false
     })
     const events = yield* Ref.make<ReadonlyArray<HostEvent>>([])
     const violations = yield* Ref.make<ReadonlyArray<string>>([])
@@ -113,6 +125,7 @@ export const make = (options: SimulatedHostOptions) =>
             Effect.forkDaemon
           )
         }),
+      agentExits: Effect.zipRight(Ref.update(state, (s) => ({ ...s, agentRunning: false })), record("agent exited")),
       publish: (packageVersion) =>
         Effect.zipRight(
           Ref.update(state, (s) => ({ ...s, offered: [...s.offered, packageVersion] })),
@@ -132,6 +145,20 @@ export const make = (options: SimulatedHostOptions) =>
           ? Effect.succeed(s)
           : Effect.fail(new PackageManagerError({ operation, detail: "Unable to locate package driveclient" })))
 
+    const installExactly = (operation: string, version: string) =>
+      Effect.gen(function*() {
+        const s = yield* requireRefreshed(operation)
+        if (!s.offered.includes(version)) {
+          return yield* Effect.fail(
+            new PackageManagerError({ operation, detail: `E: Version '${version}' for 'driveclient' was not found` })
+          )
+        }
+        yield* record(`transaction: install driveclient ${version}`)
+        yield* Effect.sleep(options.transactionTime ?? Duration.seconds(1))
+        yield* Ref.update(state, (current) => ({ ...current, installed: version }))
+        yield* record(`driveclient ${version} installed`)
+      })
+
     const packages = PackageManager.of({
       kind,
       repositoryState,
@@ -142,7 +169,9 @@ export const make = (options: SimulatedHostOptions) =>
         ),
       installedVersion: Effect.map(Ref.get(state), (s) => Option.fromNullable(s.installed)),
       refresh: (_base) => Effect.zipRight(Ref.update(state, (s) => ({ ...s, refreshed: true })), record("package metadata refreshed")),
-      candidateVersion: Effect.map(requireRefreshed("candidate"), (s) => Option.fromNullable(newest(s.offered))),
+      // Like `apt-cache policy`: no candidate before the repository's metadata has been fetched.
+      candidateVersion: Effect.map(Ref.get(state), (s) =>
+        s.repositoryConfigured && s.refreshed ? Option.fromNullable(newest(s.offered)) : Option.none()),
       download: Effect.gen(function*() {
         const s = yield* requireRefreshed("download")
         yield* Effect.sleep(options.downloadTime ?? Duration.seconds(2))
@@ -168,12 +197,22 @@ export const make = (options: SimulatedHostOptions) =>
           agentRunning: firstInstall ? true : current.agentRunning
         }))
         yield* record(`driveclient ${target} installed${firstInstall ? "; its package starts the agent" : ""}`)
+      }),
+      installVersion: (version) => installExactly("install a version", version),
+      isHeld: Effect.succeed(options.held ?? false),
+      repair: Effect.gen(function*() {
+        const s = yield* Ref.get(state)
+        if (!s.interruptedTransaction) return Option.none()
+        yield* Ref.update(state, (current) => ({ ...current, interruptedTransaction: false }))
+        yield* record("interrupted transaction repaired")
+        return Option.some("dpkg --configure -a")
       })
     })
 
     const agent = AgentService.of({
       kind: "systemd",
       isRunning: Effect.map(Ref.get(state), (s) => s.agentRunning),
+      isEnabled: Effect.succeed(options.serviceEnabled ?? true),
       stop: Effect.gen(function*() {
         const held = yield* locks.held
         const holder = held.get(options.agentLock)
@@ -190,6 +229,13 @@ export const make = (options: SimulatedHostOptions) =>
         }
         yield* Ref.update(state, (current) => ({ ...current, agentRunning: true }))
         yield* record(`agent ${s.installed} started`)
+        if ((options.crashingVersions ?? []).includes(s.installed)) {
+          yield* Effect.sleep(Duration.seconds(2)).pipe(
+            Effect.zipRight(Ref.update(state, (current) => ({ ...current, agentRunning: false }))),
+            Effect.zipRight(record(`agent ${s.installed} exited`)),
+            Effect.forkDaemon
+          )
+        }
       })
     })
 

@@ -2,14 +2,46 @@
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import { AgentService, AgentServiceError, type AgentServiceShape } from "../services/AgentService.js"
-import { Shell } from "../services/Shell.js"
+import { type CommandResult, lastLine, Shell } from "../services/Shell.js"
 import { runChecked } from "./CheckedCommand.js"
 
 const UNIT = "driveclient"
 const STATUS_TIMEOUT = Duration.minutes(1)
 // systemd itself gives up on a stop or start after the unit's own timeouts (90 s by default).
 const CONTROL_TIMEOUT = Duration.minutes(10)
+
+/** Unit file states in which the unit starts at boot, or is not the administrator's to switch off. */
+const ENABLED_STATES = new Set([
+  "enabled",
+  "enabled-runtime",
+  "static",
+  "alias",
+  "indirect",
+  "generated",
+  "transient",
+  "linked",
+  "linked-runtime"
+])
+/** States the administrator set: the agent is kept from starting. */
+const DISABLED_STATES = new Set(["disabled", "masked", "masked-runtime"])
+
+/**
+ * `systemctl is-enabled` as a yes or no; none for an answer it should not give. A unit
+ * systemd does not know counts as enabled: there is no choice of the administrator's to respect.
+ */
+export const parseIsEnabled = (result: CommandResult): Option.Option<boolean> => {
+  // SysV-only services print systemd-sysv-install's chatter first; the state is the last line.
+  const state = result.stdout.split("\n").map((line) => line.trim()).filter(Boolean).at(-1)
+  if (state !== undefined && ENABLED_STATES.has(state)) return Option.some(true)
+  if (state !== undefined && DISABLED_STATES.has(state)) return Option.some(false)
+  if (state === "not-found" || (result.exitCode !== 0 && state === undefined &&
+    /Failed to get unit file state|not-found/.test(result.stderr))) {
+    return Option.some(true)
+  }
+  return Option.none()
+}
 
 export const make = Effect.gen(function*() {
   const shell = yield* Shell
@@ -30,6 +62,18 @@ export const make = Effect.gen(function*() {
         Effect.mapError((error) => new AgentServiceError({ operation: "status", detail: error.message })),
         Effect.map((result) => result.exitCode === 0)
       ),
+    isEnabled: shell.run(["systemctl", "is-enabled", UNIT], { env: { LC_ALL: "C" }, timeout: STATUS_TIMEOUT }).pipe(
+      Effect.mapError((error) => new AgentServiceError({ operation: "is-enabled", detail: error.message })),
+      Effect.flatMap((result) =>
+        Option.match(parseIsEnabled(result), {
+          onSome: Effect.succeed,
+          onNone: () =>
+            Effect.fail(
+              new AgentServiceError({ operation: "is-enabled", detail: `systemctl is-enabled ${UNIT}: ${lastLine(result)}` })
+            )
+        })
+      )
+    ),
     stop: control("stop"),
     start: control("start")
   }

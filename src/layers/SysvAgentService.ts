@@ -9,7 +9,7 @@ import * as Option from "effect/Option"
 import { AgentService, AgentServiceError, type AgentServiceShape } from "../services/AgentService.js"
 import { type RunOptions, Shell } from "../services/Shell.js"
 import { runChecked } from "./CheckedCommand.js"
-import { findExecutable, processSearchPath } from "./HostFiles.js"
+import { findExecutable, listDirectoryIfExists, processSearchPath, underRoot } from "./HostFiles.js"
 
 export interface SysvOptions {
   readonly root: string
@@ -24,6 +24,23 @@ const STATUS_TIMEOUT = Duration.minutes(1)
 const CONTROL_TIMEOUT = Duration.minutes(10)
 
 type Action = "status" | "stop" | "start"
+
+/** The multi-user runlevels' link directories: Debian's layout, then Red Hat's. */
+export const RC_DIRECTORIES: ReadonlyArray<string> = [2, 3, 4, 5].flatMap((level) => [
+  `/etc/rc${level}.d`,
+  `/etc/rc.d/rc${level}.d`
+])
+
+const START_LINK = new RegExp(`^S\\d\\d${SERVICE_NAME}$`)
+const KILL_LINK = new RegExp(`^K\\d\\d${SERVICE_NAME}$`)
+
+/**
+ * Disabled only when the rc links say so: `K??driveclient` links and no `S??driveclient`
+ * in any multi-user runlevel. No links at all (a chroot, a package that never ran
+ * update-rc.d or chkconfig) leaves the choice to start.
+ */
+export const enabledByLinks = (names: ReadonlyArray<string>): boolean =>
+  names.some((name) => START_LINK.test(name)) || !names.some((name) => KILL_LINK.test(name))
 
 /** LSB: 0 running; 1 dead with a pidfile, 2 dead with a lockfile, 3 not running; 4 unknown. */
 const LSB_NOT_RUNNING = new Set([1, 2, 3])
@@ -60,9 +77,15 @@ export const make = (options: SysvOptions) =>
       })
     })
 
+    const isEnabled = Effect.forEach(RC_DIRECTORIES, (dir) => listDirectoryIfExists(underRoot(options.root, dir))).pipe(
+      Effect.mapError((error) => new AgentServiceError({ operation: "is-enabled", detail: error.message })),
+      Effect.map((listings) => enabledByLinks(listings.flat()))
+    )
+
     const service: AgentServiceShape = {
       kind: "sysv",
       isRunning,
+      isEnabled,
       stop: control("stop", { timeout: CONTROL_TIMEOUT }),
       // The daemon the script starts must not inherit a pipe of the updater's.
       start: control("start", { timeout: CONTROL_TIMEOUT, output: "discard" })

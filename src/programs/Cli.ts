@@ -13,15 +13,26 @@ import { type ServiceManagerKind, serviceManagerKinds } from "../services/AgentS
 import { type PackageManagerKind, packageManagerKinds } from "../services/PackageManager.js"
 import { DEFAULT_REPOSITORY } from "../services/UpdaterConfig.js"
 
-export interface UpdateOptions {
+export interface HostOptions {
   readonly repository: string
+  readonly packageManager: Option.Option<PackageManagerKind>
+  readonly serviceManager: Option.Option<ServiceManagerKind>
+}
+
+export interface UpdateOptions extends HostOptions {
   readonly verbose: boolean
   readonly daemon: boolean
   readonly interval: number
   readonly logFile: Option.Option<string>
   readonly pidfile: string
-  readonly packageManager: Option.Option<PackageManagerKind>
-  readonly serviceManager: Option.Option<ServiceManagerKind>
+  readonly maxWait: Option.Option<number>
+  readonly healthGrace: number
+  readonly dryRun: boolean
+}
+
+export interface StatusOptions extends HostOptions {
+  readonly json: boolean
+  readonly pidfile: string
 }
 
 export interface SimulateOptions {
@@ -30,6 +41,7 @@ export interface SimulateOptions {
 
 export interface Handlers<E, R> {
   readonly update: (options: UpdateOptions) => Effect.Effect<void, E, R>
+  readonly status: (options: StatusOptions) => Effect.Effect<void, E, R>
   readonly simulate: (options: SimulateOptions) => Effect.Effect<void, E, R>
 }
 
@@ -64,18 +76,45 @@ const daemon = Options.boolean("daemon").pipe(
   Options.withDescription("Run as a daemon: one pass at start, then a check every interval.")
 )
 
-/** Parsed as text so that a bad value gets the same one-line message in every case. */
+/** A whole number of `unit`, at least `min`; parsed as text so that every bad value gets the same one-line message. */
+const wholeNumber = (name: string, options: { readonly min: number; readonly unit: string }) => (text: string) => {
+  const value = /^\d+$/.test(text) ? Number(text) : Number.NaN
+  return Number.isSafeInteger(value) && value >= options.min
+    ? EffectModule.succeed(value)
+    : EffectModule.fail(
+      invalid(`${name}: "${text}" is not a ${options.min > 0 ? "positive " : ""}whole number of ${options.unit}`)
+    )
+}
+
 const interval = Options.text("interval").pipe(
   Options.withAlias("i"),
   Options.withPseudoName("NUM"),
   Options.withDescription("Minutes between checks in daemon mode (default 60). Ignored otherwise."),
   Options.withDefault("60"),
-  Options.mapEffect((text) => {
-    const minutes = /^\d+$/.test(text) ? Number(text) : Number.NaN
-    return Number.isSafeInteger(minutes) && minutes > 0
-      ? EffectModule.succeed(minutes)
-      : EffectModule.fail(invalid(`-i/--interval: "${text}" is not a positive whole number of minutes`))
-  })
+  Options.mapEffect(wholeNumber("-i/--interval", { min: 1, unit: "minutes" }))
+)
+
+const maxWait = Options.text("max-wait").pipe(
+  Options.withPseudoName("MINUTES"),
+  Options.withDescription(
+    "Give up (exit 1) when the agent is still busy with a backup after this long. Default: wait as long as it takes."
+  ),
+  Options.mapEffect(wholeNumber("--max-wait", { min: 0, unit: "minutes" })),
+  Options.optional
+)
+
+const healthGrace = Options.text("health-grace").pipe(
+  Options.withPseudoName("SECONDS"),
+  Options.withDescription(
+    "How long an upgraded agent must stay running; if it does not, the previous version is reinstalled (default 30)."
+  ),
+  Options.withDefault("30"),
+  Options.mapEffect(wholeNumber("--health-grace", { min: 0, unit: "seconds" }))
+)
+
+const dryRun = Options.boolean("dry-run").pipe(
+  Options.withAlias("n"),
+  Options.withDescription("Say what the pass would do, and change nothing.")
 )
 
 const logFile = Options.text("log-file").pipe(
@@ -109,19 +148,46 @@ const packageManager = oneOf("package-manager", packageManagerKinds, "Use this p
 const serviceManager = oneOf("service-manager", serviceManagerKinds, "Use this service manager instead of detecting it.")
 
 /**
- * The updater's command, and `simulate` as a command of its own: as a subcommand
+ * The updater's command, and `status` and `simulate` as commands of their own: as subcommands
  * of a command with options, @effect/cli would report any unknown option as an
  * invalid subcommand.
  */
 export const make = <E, R>(handlers: Handlers<E, R>) => ({
   update: Command.make(
     "cloudbackup-updater",
-    { repository, verbose, daemon, interval, logFile, pidfile, packageManager, serviceManager },
+    {
+      repository,
+      verbose,
+      daemon,
+      interval,
+      logFile,
+      pidfile,
+      packageManager,
+      serviceManager,
+      maxWait,
+      healthGrace,
+      dryRun
+    },
     handlers.update
   ).pipe(
     Command.withDescription(
       "Keeps the driveclient backup agent installed and up to date. " +
-        "`cloudbackup-updater simulate` shows it at work on simulated hosts."
+        "`cloudbackup-updater status` shows what it sees; `cloudbackup-updater simulate` shows it at work on simulated hosts."
+    )
+  ),
+  status: Command.make(
+    "status",
+    {
+      repository,
+      pidfile,
+      packageManager,
+      serviceManager,
+      json: Options.boolean("json").pipe(Options.withDescription("Print the status as one JSON object."))
+    },
+    handlers.status
+  ).pipe(
+    Command.withDescription(
+      "Shows the installed and published agent versions, the repository, the agent, the daemon and the last check (changes nothing)."
     )
   ),
   simulate: Command.make("simulate", { verbose }, handlers.simulate).pipe(
@@ -131,4 +197,6 @@ export const make = <E, R>(handlers: Handlers<E, R>) => ({
   )
 })
 
-export const isSimulate = (argv: ReadonlyArray<string>): boolean => argv[2] === "simulate"
+/** The command that `argv` names (`node script command …`): the updater's own unless it is `status` or `simulate`. */
+export const commandOf = (argv: ReadonlyArray<string>): "update" | "status" | "simulate" =>
+  argv[2] === "status" || argv[2] === "simulate" ? argv[2] : "update"

@@ -10,7 +10,7 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import { type DelayUnit, drawDelay } from "../domain/RolloutDelay.js"
-import { type PlannedUpgrade, PlanStore } from "../services/PlanStore.js"
+import { type PlannedUpgrade, StateStore } from "../services/StateStore.js"
 import * as Pidfile from "./Pidfile.js"
 import { pass, type PassOutcome } from "./UpdatePass.js"
 
@@ -26,7 +26,7 @@ const describeDue = (plan: PlannedUpgrade, now: number) =>
 /** What a pass's outcome means for the planned upgrade. */
 const replan = (outcome: PassOutcome, plan: Option.Option<PlannedUpgrade>, now: number, unit: DelayUnit) =>
   Effect.gen(function*() {
-    const plans = yield* PlanStore
+    const store = yield* StateStore
     switch (outcome._tag) {
       case "Behind": {
         if (Option.isSome(plan)) {
@@ -35,14 +35,14 @@ const replan = (outcome: PassOutcome, plan: Option.Option<PlannedUpgrade>, now: 
         }
         const delay = yield* drawDelay(unit)
         const planned = { version: outcome.published, at: now + Duration.toMillis(delay) }
-        yield* plans.set(planned)
+        yield* store.update((state) => ({ ...state, plannedUpgrade: planned }))
         yield* Effect.logInfo(`a newer agent ${outcome.published} is published; upgrade planned at ${describeDue(planned, now)}`)
         return Option.some(planned)
       }
       case "NotOffered":
         return plan
       default:
-        if (Option.isSome(plan)) yield* plans.clear
+        if (Option.isSome(plan)) yield* store.update(({ plannedUpgrade: _, ...state }) => state)
         return Option.none()
     }
   })
@@ -56,10 +56,10 @@ export const untilWakeTime = Schedule.identity<number>().pipe(
 export const run = (options: DaemonOptions) =>
   Effect.gen(function*() {
     yield* Pidfile.claim(options.pidfile)
-    const plans = yield* PlanStore
+    const store = yield* StateStore
     const interval = Duration.toMillis(options.interval)
     yield* Effect.logInfo(`daemon started (pid ${process.pid}); checking every ${Duration.format(options.interval)}`)
-    let plan = yield* plans.get
+    let plan = Option.fromNullable((yield* store.get).plannedUpgrade)
     let nextCheck = yield* Clock.currentTimeMillis
 
     const step = Effect.gen(function*() {

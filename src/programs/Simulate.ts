@@ -10,7 +10,9 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as EmbeddedRepositoryServer from "../layers/EmbeddedRepositoryServer.js"
 import * as NodeHttp from "../layers/NodeHttp.js"
+import * as MemoryStateStore from "../layers/MemoryStateStore.js"
 import * as SimulatedHost from "../layers/SimulatedHost.js"
+import * as ShutdownInhibitor from "../services/ShutdownInhibitor.js"
 import * as Repository from "../services/Repository.js"
 import * as UpdaterConfig from "../services/UpdaterConfig.js"
 import { type PassOutcome, updatePass } from "./UpdatePass.js"
@@ -85,7 +87,15 @@ const runScenario = (base: string, scenario: Scenario, index: number) =>
             Layer.merge(NodeHttp.layer(), UpdaterConfig.layer({ repository: base }))
           )
         ),
-        UpdaterConfig.layer({ repository: base, agentLock: AGENT_LOCK, lockPoll: Duration.millis(250) })
+        UpdaterConfig.layer({
+          repository: base,
+          agentLock: AGENT_LOCK,
+          lockPoll: Duration.millis(250),
+          healthGrace: Duration.seconds(1),
+          pid: SimulatedHost.UPDATER_PID
+        }),
+        MemoryStateStore.layer(),
+        ShutdownInhibitor.none
       )
     )
   )

@@ -4,21 +4,23 @@ import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import * as NodePath from "@effect/platform-node/NodePath"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as NodeTerminal from "@effect/platform-node/NodeTerminal"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
+import type * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import * as Duration from "effect/Duration"
 import { unitFromEnvironment } from "../domain/RolloutDelay.js"
+import * as DryRun from "../layers/DryRun.js"
 import * as LiveHost from "../layers/LiveHost.js"
-import * as NodePlanStore from "../layers/NodePlanStore.js"
+import type { UpdaterConfigShape } from "../services/UpdaterConfig.js"
+import * as Cli from "./Cli.js"
+import { withCliConsole } from "./CliConsole.js"
 import * as Daemon from "./Daemon.js"
 import * as DaemonSetup from "./DaemonSetup.js"
-import * as Cli from "./Cli.js"
 import { EXIT_FAILED, EXIT_OK, verdict } from "./ExitCode.js"
 import * as Logging from "./Logging.js"
-import { withCliConsole } from "./CliConsole.js"
 import { simulate } from "./Simulate.js"
+import { status } from "./Status.js"
 import { updatePass } from "./UpdatePass.js"
 
 declare const __UPDATER_VERSION__: string
@@ -27,8 +29,25 @@ const VERSION = typeof __UPDATER_VERSION__ === "string" ? __UPDATER_VERSION__ : 
 /** A signal ends the daemon cleanly; it cuts a one-shot pass short, which is a failure. */
 let interruptedExitCode = EXIT_FAILED
 
+const liveHost = (options: Cli.HostOptions, config: Partial<UpdaterConfigShape> = {}) =>
+  LiveHost.layer({
+    config: { repository: options.repository, ...config },
+    packageManager: options.packageManager,
+    serviceManager: options.serviceManager
+  })
+
+const passConfig = (options: Cli.UpdateOptions): Partial<UpdaterConfigShape> => ({
+  maxBusyWait: Option.map(options.maxWait, Duration.minutes),
+  healthGrace: Duration.seconds(options.healthGrace)
+})
+
+const hostFor = (options: Cli.UpdateOptions) => {
+  const live = liveHost(options, passConfig(options))
+  return options.dryRun ? DryRun.over(live) : live
+}
+
 const oneShot = (options: Cli.UpdateOptions) =>
-  updatePass.pipe(Effect.provide(LiveHost.layer(options)), Effect.provide(Logging.stderrLayer(options.verbose)))
+  updatePass.pipe(Effect.provide(hostFor(options)), Effect.provide(Logging.stderrLayer(options.verbose)))
 
 const daemon = (options: Cli.UpdateOptions) =>
   Effect.gen(function*() {
@@ -39,7 +58,7 @@ const daemon = (options: Cli.UpdateOptions) =>
       interval: Duration.minutes(options.interval),
       delayUnit: unitFromEnvironment(process.env)
     }).pipe(
-      Effect.provide(Layer.merge(LiveHost.layer(options), NodePlanStore.layer())),
+      Effect.provide(hostFor(options)),
       Effect.tapError((error) => Effect.logError(error.message)),
       Effect.provide(logger)
     )
@@ -47,14 +66,21 @@ const daemon = (options: Cli.UpdateOptions) =>
 
 const commands = Cli.make({
   update: (options) => (options.daemon ? daemon(options) : oneShot(options)),
+  status: (options) =>
+    status(options).pipe(Effect.provide(liveHost(options)), Effect.provide(Logging.stderrLayer(false))),
   simulate: (options) => simulate.pipe(Effect.provide(Logging.stdoutElapsedLayer(options.verbose)))
 })
 
 const app = { name: "cloudbackup-updater", version: VERSION }
-const cli = (argv: ReadonlyArray<string>) =>
-  Cli.isSimulate(argv)
-    ? Command.run(commands.simulate, { ...app, executable: "cloudbackup-updater simulate" })([argv[0]!, argv[1]!, ...argv.slice(3)])
-    : Command.run(commands.update, app)(argv)
+
+const cli = (argv: ReadonlyArray<string>) => {
+  const which = Cli.commandOf(argv)
+  if (which === "update") return Command.run(commands.update, app)(argv)
+  const sub = [argv[0]!, argv[1]!, ...argv.slice(3)]
+  return which === "status"
+    ? Command.run(commands.status, { ...app, executable: "cloudbackup-updater status" })(sub)
+    : Command.run(commands.simulate, { ...app, executable: "cloudbackup-updater simulate" })(sub)
+}
 
 const cliEnvironment = Layer.mergeAll(NodeFileSystem.layer, NodePath.layer, NodeTerminal.layer)
 

@@ -8,7 +8,7 @@ export type ServiceManagerKind = "systemd" | "sysv"
 export const serviceManagerKinds: ReadonlyArray<ServiceManagerKind> = ["systemd", "sysv"]
 
 export class AgentServiceError extends Data.TaggedError("AgentServiceError")<{
-  readonly operation: "status" | "stop" | "start"
+  readonly operation: "status" | "stop" | "start" | "is-enabled"
   readonly detail: string
 }> {
   override get message(): string {
@@ -19,6 +19,8 @@ export class AgentServiceError extends Data.TaggedError("AgentServiceError")<{
 export interface AgentServiceShape {
   readonly kind: ServiceManagerKind
   readonly isRunning: Effect.Effect<boolean, AgentServiceError>
+  /** Whether the service starts at boot: an administrator who disabled it keeps the agent stopped. */
+  readonly isEnabled: Effect.Effect<boolean, AgentServiceError>
   readonly stop: Effect.Effect<void, AgentServiceError>
   readonly start: Effect.Effect<void, AgentServiceError>
 }

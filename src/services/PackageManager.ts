@@ -44,6 +44,15 @@ export interface PackageManagerService {
   readonly download: Effect.Effect<void, PackageManagerError>
   /** Installs the newest agent, or upgrades to it. */
   readonly install: Effect.Effect<void, PackageManagerError>
+  /** Installs exactly this package version, downgrading if need be: the rollback after a failed upgrade. */
+  readonly installVersion: (version: string) => Effect.Effect<void, PackageManagerError>
+  /** Whether the administrator holds the agent at its version (`apt-mark hold`, dnf/yum versionlock). */
+  readonly isHeld: Effect.Effect<boolean, PackageManagerError>
+  /**
+   * Finishes or repairs a transaction that was interrupted (`dpkg --configure -a`,
+   * duplicate rpm packages); says what it did, none when nothing needed it.
+   */
+  readonly repair: Effect.Effect<Option.Option<string>, PackageManagerError>
 }
 
 export class PackageManager extends Context.Tag("cloudbackup-updater/PackageManager")<

@@ -5,7 +5,17 @@ import * as Option from "effect/Option"
 import * as AptPackageManager from "../../src/layers/AptPackageManager.js"
 import { Shell, ShellError, type ShellService } from "../../src/services/Shell.js"
 import { cannedShell } from "../support/CannedShell.js"
-import { APT_DOWNLOAD, APT_INSTALL, aptUpdate, DPKG_QUERY } from "../support/ExpectedCommands.js"
+import {
+  APT_DOWNLOAD,
+  APT_FIX_BROKEN,
+  APT_INSTALL,
+  APT_SHOWHOLD,
+  aptInstallVersion,
+  aptUpdate,
+  DPKG_AUDIT,
+  DPKG_CONFIGURE_ALL,
+  DPKG_QUERY
+} from "../support/ExpectedCommands.js"
 import * as FakeShell from "../support/FakeShell.js"
 import {
   hostFileExists,
@@ -350,5 +360,212 @@ describe("AptPackageManager commands", () => {
       )
       const error = yield* Effect.flip(packages.install)
       expect(error.message).toBe("apt-get install failed: apt-get: still running after 30m")
+    }))
+})
+
+const THIRTY_MINUTES = Duration.toMillis(Duration.minutes(30))
+
+describe("AptPackageManager.installVersion", () => {
+  it.scoped("downgrades to exactly that version: exact argv, environment and timeout", () =>
+    Effect.gen(function*() {
+      const { host, packages } = yield* withFakeHost({
+        installed: "1.2.0-1",
+        offered: ["1.1.0-1", "1.2.0-1"],
+        refreshed: true
+      })
+      yield* packages.installVersion("1.1.0-1")
+      expect((yield* host.state).installed).toEqual({ version: "1.1.0-1", dpkgState: "installed" })
+      const [entry] = yield* host.transcript
+      expect(entry!.argv).toEqual(aptInstallVersion("1.1.0-1"))
+      expect(entry!.env).toEqual(APT_ENV)
+      expect(entry!.timeoutMillis).toBe(THIRTY_MINUTES)
+    }))
+
+  it.scoped("installs a missing agent at that version", () =>
+    Effect.gen(function*() {
+      const { host, packages } = yield* withFakeHost({ offered: ["1.1.0-1", "1.2.0-1"], refreshed: true })
+      yield* packages.installVersion("1.1.0-1")
+      expect((yield* host.state).installed?.version).toBe("1.1.0-1")
+    }))
+
+  it.scoped("a version apt does not know is apt's one-line error, and nothing changes", () =>
+    Effect.gen(function*() {
+      const { host, packages } = yield* withFakeHost({ installed: "1.2.0-1", offered: ["1.2.0-1"], refreshed: true })
+      const error = yield* Effect.flip(packages.installVersion("1.0.0-1"))
+      expect(error._tag).toBe("PackageManagerError")
+      expect(error.message).toBe("apt-get install driveclient=1.0.0-1 failed: E: Version '1.0.0-1' for 'driveclient' was not found")
+      expect((yield* host.state).installed?.version).toBe("1.2.0-1")
+    }))
+
+  it.scoped("a failed rollback transaction is a one-line PackageManagerError", () =>
+    Effect.gen(function*() {
+      const { packages } = yield* withFakeHost({
+        installed: "1.2.0-1",
+        offered: ["1.1.0-1", "1.2.0-1"],
+        refreshed: true,
+        failures: { rollback: "E: Sub-process /usr/bin/dpkg returned an error code (1)" }
+      })
+      const error = yield* Effect.flip(packages.installVersion("1.1.0-1"))
+      expect(error.message).toBe(
+        "apt-get install driveclient=1.1.0-1 failed: E: Sub-process /usr/bin/dpkg returned an error code (1)"
+      )
+    }))
+
+  it.scoped.each(["", "1.1.0-1 --reinstall", "-o=APT::Get::Purge=1", "driveclient"])(
+    "%j is not a package version: refused, nothing run",
+    (version) =>
+      Effect.gen(function*() {
+        const { host, packages } = yield* withFakeHost({ installed: "1.2.0-1", offered: ["1.1.0-1"], refreshed: true })
+        const error = yield* Effect.flip(packages.installVersion(version))
+        expect(error.message).toContain("is not a package version")
+        expect(yield* host.commands).toEqual([])
+      })
+  )
+
+  it.scoped("an epoch is passed on as it is", () =>
+    Effect.gen(function*() {
+      const { host, packages } = yield* withFakeHost({ installed: "2:1.2.0-1", offered: ["2:1.1.0-1"], refreshed: true })
+      yield* packages.installVersion("2:1.1.0-1")
+      expect(yield* host.commands).toEqual([aptInstallVersion("2:1.1.0-1")])
+    }))
+})
+
+describe("AptPackageManager.isHeld", () => {
+  it.scoped.each([true, false])("apt-mark showhold driveclient; held: %s", (held) =>
+    Effect.gen(function*() {
+      const { host, packages } = yield* withFakeHost({ installed: "1.1.0-1", held })
+      expect(yield* packages.isHeld).toBe(held)
+      const [entry] = yield* host.transcript
+      expect(entry!.argv).toEqual(APT_SHOWHOLD)
+      expect(entry!.env).toEqual(APT_ENV)
+    }))
+
+  it("showholdListsAgent: the agent's own line, with or without an architecture", () => {
+    expect(AptPackageManager.showholdListsAgent("driveclient\n")).toBe(true)
+    expect(AptPackageManager.showholdListsAgent("linux-image-amd64\ndriveclient:amd64\n")).toBe(true)
+    expect(AptPackageManager.showholdListsAgent("driveclient-tools\nlinux-image-amd64\n")).toBe(false)
+    expect(AptPackageManager.showholdListsAgent("")).toBe(false)
+  })
+
+  it.scoped("a failing apt-mark is a PackageManagerError", () =>
+    Effect.gen(function*() {
+      const { packages } = yield* withShell(cannedShell({
+        exitCode: 100,
+        stdout: "",
+        stderr: "E: Could not open file /var/lib/dpkg/status - open (13: Permission denied)\n"
+      }))
+      const error = yield* Effect.flip(packages.isHeld)
+      expect(error.message).toBe(
+        "apt-mark showhold failed: E: Could not open file /var/lib/dpkg/status - open (13: Permission denied)"
+      )
+    }))
+})
+
+describe("AptPackageManager.repair", () => {
+  it.scoped("nothing reported and the agent installed: none, and nothing but the two queries runs", () =>
+    Effect.gen(function*() {
+      const { host, packages } = yield* withFakeHost({ installed: "1.1.0-1" })
+      expect(yield* packages.repair).toEqual(Option.none())
+      const transcript = yield* host.transcript
+      expect(transcript.map((entry) => entry.argv)).toEqual([DPKG_AUDIT, DPKG_QUERY])
+      expect(transcript[0]!.env).toEqual({ LC_ALL: "C" })
+    }))
+
+  it.scoped("no agent at all: none", () =>
+    Effect.gen(function*() {
+      const { packages } = yield* withFakeHost({})
+      expect(yield* packages.repair).toEqual(Option.none())
+    }))
+
+  it.scoped.each(["unpacked", "half-configured", "triggers-awaited", "triggers-pending"] as const)(
+    "an agent left %s: dpkg --configure -a finishes it",
+    (dpkgState) =>
+      Effect.gen(function*() {
+        const { host, packages } = yield* withFakeHost({ installed: "1.2.0-1", dpkgState })
+        expect(yield* packages.repair).toEqual(Option.some("dpkg --configure -a"))
+        expect((yield* host.state).installed).toEqual({ version: "1.2.0-1", dpkgState: "installed" })
+        const transcript = yield* host.transcript
+        expect(transcript.map((entry) => entry.argv)).toEqual([DPKG_AUDIT, DPKG_QUERY, DPKG_CONFIGURE_ALL, DPKG_QUERY])
+        expect(transcript[2]!.env).toEqual(APT_ENV)
+        expect(transcript[2]!.timeoutMillis).toBe(THIRTY_MINUTES)
+      })
+  )
+
+  it.scoped("another package's unfinished configuration (dpkg --audit output) is finished too", () =>
+    Effect.gen(function*() {
+      const { host, packages } = yield* withFakeHost({
+        installed: "1.1.0-1",
+        dpkgAudit: "The following packages are only half configured...\n libfoo1   a library\n"
+      })
+      expect(yield* packages.repair).toEqual(Option.some("dpkg --configure -a"))
+      expect(yield* host.commands).toEqual([DPKG_AUDIT, DPKG_QUERY, DPKG_CONFIGURE_ALL, DPKG_QUERY])
+      expect(yield* packages.repair).toEqual(Option.none())
+    }))
+
+  it.scoped("a half-installed agent, which dpkg cannot configure, is fixed by apt-get install -f", () =>
+    Effect.gen(function*() {
+      const { host, packages } = yield* withFakeHost({ installed: "1.2.0-1", dpkgState: "half-installed" })
+      expect(yield* packages.repair).toEqual(Option.some("dpkg --configure -a, then apt-get install -f"))
+      expect((yield* host.state).installed).toEqual({ version: "1.2.0-1", dpkgState: "installed" })
+      const transcript = yield* host.transcript
+      expect(transcript.map((entry) => entry.argv)).toEqual([
+        DPKG_AUDIT,
+        DPKG_QUERY,
+        DPKG_CONFIGURE_ALL,
+        APT_FIX_BROKEN,
+        DPKG_QUERY
+      ])
+      expect(transcript[2]!.exit).toBe(1)
+      expect(transcript[3]!.env).toEqual(APT_ENV)
+      expect(transcript[3]!.timeoutMillis).toBe(THIRTY_MINUTES)
+    }))
+
+  it.scoped("a failed dpkg --configure -a (broken dependencies elsewhere) is followed by apt-get install -f", () =>
+    Effect.gen(function*() {
+      const { host, packages } = yield* withFakeHost({
+        installed: "1.1.0-1",
+        dpkgAudit: "The following packages are only half configured...\n libfoo1   a library\n",
+        failures: { configure: " dependency problems - leaving unconfigured" }
+      })
+      expect(yield* packages.repair).toEqual(Option.some("dpkg --configure -a, then apt-get install -f"))
+      expect((yield* host.commands).at(-2)).toEqual(APT_FIX_BROKEN)
+    }))
+
+  it.scoped("a failed apt-get install -f is a one-line PackageManagerError", () =>
+    Effect.gen(function*() {
+      const { packages } = yield* withFakeHost({
+        installed: "1.2.0-1",
+        dpkgState: "half-installed",
+        failures: { repair: "E: Unmet dependencies. Try 'apt --fix-broken install' with no packages (or specify a solution)." }
+      })
+      const error = yield* Effect.flip(packages.repair)
+      expect(error.message).toBe(
+        "apt-get install -f failed: E: Unmet dependencies. Try 'apt --fix-broken install' with no packages (or specify a solution)."
+      )
+    }))
+
+  it.scoped("an agent still half-way after both is an error saying so", () =>
+    Effect.gen(function*() {
+      const fake = yield* FakeShell.make({ installed: "1.2.0-1", dpkgState: "half-installed" })
+      // An apt-get that reports success and changes nothing.
+      const { packages } = yield* withShell({
+        run: (argv, options) =>
+          argv[0] === "apt-get" ? Effect.succeed({ exitCode: 0, stdout: "", stderr: "" }) : fake.shell.run(argv, options)
+      })
+      const error = yield* Effect.flip(packages.repair)
+      expect(error.message).toBe(
+        "repair failed: driveclient is still half-installed after dpkg --configure -a and apt-get install -f"
+      )
+    }))
+
+  it.scoped("dpkg --audit failing in itself (exit 2) is a PackageManagerError", () =>
+    Effect.gen(function*() {
+      const { packages } = yield* withShell(cannedShell({
+        exitCode: 2,
+        stdout: "",
+        stderr: "dpkg: error: parsing file '/var/lib/dpkg/status' near line 7:\n newline in field name\n"
+      }))
+      const error = yield* Effect.flip(packages.repair)
+      expect(error.message).toBe("dpkg --audit failed: newline in field name")
     }))
 })

@@ -3,7 +3,15 @@ import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as TestClock from "effect/TestClock"
-import { APT_INSTALL } from "../support/ExpectedCommands.js"
+import {
+  APT_INSTALL,
+  aptInstallVersion,
+  DNF_REMOVE_DUPLICATES,
+  DPKG_AUDIT,
+  RPM_QUERY,
+  rpmInstallVersion,
+  SYSTEMCTL_IS_ENABLED
+} from "../support/ExpectedCommands.js"
 import * as FakeShell from "../support/FakeShell.js"
 
 describe("FakeShell", () => {
@@ -45,5 +53,60 @@ describe("FakeShell", () => {
       const error = yield* Effect.flip(Fiber.join(fiber))
       expect(error.reason).toBe("TimedOut")
       expect((yield* host.state).installed?.version).toBe("1.1.0-1")
+    }))
+
+  it.effect("apt refuses a downgrade without --allow-downgrades, and a held agent's upgrade", () =>
+    Effect.gen(function*() {
+      const host = yield* FakeShell.make({ installed: "1.2.0-1", offered: ["1.1.0-1", "1.3.0-1"], refreshed: true })
+      const withoutAllow = aptInstallVersion("1.1.0-1").filter((arg) => arg !== "--allow-downgrades") as [string, ...Array<string>]
+      expect((yield* host.shell.run(withoutAllow)).exitCode).toBe(100)
+      yield* host.update((state) => ({ ...state, held: true }))
+      const held = yield* host.shell.run(APT_INSTALL)
+      expect(held.exitCode).toBe(100)
+      expect(held.stderr).toContain("Held packages were changed")
+      expect((yield* host.shell.run(aptInstallVersion("1.1.0-1"))).exitCode).toBe(100)
+      expect((yield* host.state).installed?.version).toBe("1.2.0-1")
+    }))
+
+  it.effect("dpkg --audit reports an unfinished agent and exits 1; a finished one, nothing", () =>
+    Effect.gen(function*() {
+      const host = yield* FakeShell.make({ installed: "1.2.0-1", dpkgState: "half-configured" })
+      const unfinished = yield* host.shell.run(DPKG_AUDIT)
+      expect(unfinished.exitCode).toBe(1)
+      expect(unfinished.stdout).toContain(" driveclient ")
+      yield* host.update((state) => ({ ...state, installed: { version: "1.2.0-1", dpkgState: "installed" } }))
+      expect(yield* host.shell.run(DPKG_AUDIT)).toEqual({ exitCode: 0, stdout: "", stderr: "" })
+    }))
+
+  it.effect("rpm frontends: downgrade only down and only to an offered version; no install of an older one", () =>
+    Effect.gen(function*() {
+      const host = yield* FakeShell.make({ installed: "1.2.0-1.el9", offered: ["1.1.0-1.el9", "1.2.0-1.el9"], refreshed: true })
+      expect((yield* host.shell.run(rpmInstallVersion("dnf", "downgrade", "1.0.0-1.el9"))).exitCode).toBe(1)
+      expect((yield* host.shell.run(rpmInstallVersion("dnf", "downgrade", "1.2.0-1.el9"))).exitCode).toBe(1)
+      expect((yield* host.shell.run(rpmInstallVersion("yum", "install", "1.1.0-1.el9"))).exitCode).toBe(1)
+      expect((yield* host.state).installed?.version).toBe("1.2.0-1.el9")
+      expect((yield* host.shell.run(rpmInstallVersion("yum", "downgrade", "1.1.0-1.el9"))).exitCode).toBe(0)
+      expect((yield* host.state).installed?.version).toBe("1.1.0-1.el9")
+    }))
+
+  it.effect("duplicates: rpm -q lists both; only dnf knows remove --duplicates", () =>
+    Effect.gen(function*() {
+      const host = yield* FakeShell.make({ installed: "1.1.0-1.el9", duplicate: "1.2.0-1.el9" })
+      expect((yield* host.shell.run(RPM_QUERY)).stdout).toBe("1.1.0-1.el9\n1.2.0-1.el9\n")
+      expect((yield* host.shell.run(["yum", "-y", "remove", "--duplicates", "driveclient"])).exitCode).not.toBe(0)
+      expect((yield* host.shell.run(["dnf", "-y", "remove", "driveclient"])).exitCode).not.toBe(0)
+      expect((yield* host.state).duplicate).toBe("1.2.0-1.el9")
+      expect((yield* host.shell.run(DNF_REMOVE_DUPLICATES)).exitCode).toBe(0)
+      expect((yield* host.shell.run(RPM_QUERY)).stdout).toBe("1.2.0-1.el9\n")
+    }))
+
+  it.effect("systemctl is-enabled: 0 for enabled states, 1 for disabled ones and unknown units", () =>
+    Effect.gen(function*() {
+      const host = yield* FakeShell.make({ installed: "1.1.0-1", unitFileState: "static" })
+      expect(yield* host.shell.run(SYSTEMCTL_IS_ENABLED)).toEqual({ exitCode: 0, stdout: "static\n", stderr: "" })
+      yield* host.update((state) => ({ ...state, unitFileState: "masked" }))
+      expect(yield* host.shell.run(SYSTEMCTL_IS_ENABLED)).toEqual({ exitCode: 1, stdout: "masked\n", stderr: "" })
+      yield* host.update((state) => ({ ...state, installed: undefined }))
+      expect((yield* host.shell.run(SYSTEMCTL_IS_ENABLED)).stderr).toContain("Failed to get unit file state")
     }))
 })

@@ -5,8 +5,10 @@ import * as Option from "effect/Option"
 import * as HostDetection from "../../src/layers/HostDetection.js"
 import { AgentService } from "../../src/services/AgentService.js"
 import { PackageManager } from "../../src/services/PackageManager.js"
+import { Shell } from "../../src/services/Shell.js"
 import * as FakeShell from "../support/FakeShell.js"
 import { makeHostDirectory, tempRoot, writeHostFile, writeHostProgram } from "../support/TempRoot.js"
+import { PACKAGE_CLEANUP_DUPES } from "../support/ExpectedCommands.js"
 
 const SEARCH_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -198,5 +200,20 @@ describe("HostDetection.liveLayers", () => {
         )
       )
       expect(kinds).toEqual([packageManager, serviceManager])
+    }))
+
+  it.scoped("the search path reaches the yum layer, which looks for its repair tools on it", () =>
+    Effect.gen(function*() {
+      const root = yield* tempRoot
+      yield* writeHostProgram(root, "/usr/bin/package-cleanup")
+      const fake = yield* FakeShell.make({ installed: "1.1.0-1.el7", duplicate: "1.2.0-1.el7" })
+      const repaired = yield* Effect.flatMap(PackageManager, (packages) => packages.repair).pipe(
+        Effect.provide(
+          HostDetection.liveLayers({ packageManager: "yum", serviceManager: "sysv" }, root, SEARCH_PATH).pipe(
+            Layer.provide(Layer.succeed(Shell, fake.shell))
+          )
+        )
+      )
+      expect(repaired).toEqual(Option.some(PACKAGE_CLEANUP_DUPES.join(" ")))
     }))
 })

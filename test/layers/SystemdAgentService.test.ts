@@ -3,7 +3,7 @@ import * as Effect from "effect/Effect"
 import * as SystemdAgentService from "../../src/layers/SystemdAgentService.js"
 import { Shell, ShellError, type ShellService } from "../../src/services/Shell.js"
 import { cannedShell } from "../support/CannedShell.js"
-import { systemdCommands } from "../support/ExpectedCommands.js"
+import { SYSTEMCTL_IS_ENABLED, systemdCommands } from "../support/ExpectedCommands.js"
 import * as FakeShell from "../support/FakeShell.js"
 
 const serviceOver = (shell: ShellService) => SystemdAgentService.make.pipe(Effect.provideService(Shell, shell))
@@ -65,5 +65,69 @@ describe("SystemdAgentService", () => {
       )
       const error = yield* Effect.flip(agent.isRunning)
       expect(error.message).toBe("cannot status the agent: systemctl: command not found")
+    }))
+})
+
+describe("SystemdAgentService.isEnabled", () => {
+  it.effect.each(["enabled", "enabled-runtime", "static", "alias", "indirect", "generated"])(
+    "%s: enabled",
+    (unitFileState) =>
+      Effect.gen(function*() {
+        const { host, agent } = yield* withFakeHost({ installed: "1.1.0-1", unitFileState })
+        expect(yield* agent.isEnabled).toBe(true)
+        const [entry] = yield* host.transcript
+        expect(entry!.argv).toEqual(SYSTEMCTL_IS_ENABLED)
+        expect(entry!.env).toEqual({ LC_ALL: "C" })
+      })
+  )
+
+  it.effect.each(["disabled", "masked", "masked-runtime"])("%s: not enabled", (unitFileState) =>
+    Effect.gen(function*() {
+      const { host, agent } = yield* withFakeHost({ installed: "1.1.0-1", unitFileState })
+      expect(yield* agent.isEnabled).toBe(false)
+      expect((yield* host.transcript)[0]!.exit).toBe(1)
+    }))
+
+  it.effect("a unit systemd does not know (`Failed to get unit file state`) counts as enabled", () =>
+    Effect.gen(function*() {
+      const { agent } = yield* withFakeHost({})
+      expect(yield* agent.isEnabled).toBe(true)
+    }))
+
+  it.effect("`not-found` on stdout (newer systemd) counts as enabled", () =>
+    Effect.gen(function*() {
+      const agent = yield* serviceOver(cannedShell({ exitCode: 4, stdout: "not-found\n", stderr: "" }))
+      expect(yield* agent.isEnabled).toBe(true)
+    }))
+
+  it.effect("a SysV-only service: the state after systemd-sysv-install's chatter decides", () =>
+    Effect.gen(function*() {
+      const chatter = "Synchronizing state of driveclient.service with SysV service script with /lib/systemd/systemd-sysv-install.\n" +
+        "Executing: /lib/systemd/systemd-sysv-install is-enabled driveclient\n"
+      const disabled = yield* serviceOver(cannedShell({ exitCode: 1, stdout: `${chatter}disabled\n`, stderr: "" }))
+      expect(yield* disabled.isEnabled).toBe(false)
+      const enabled = yield* serviceOver(cannedShell({ exitCode: 0, stdout: `${chatter}enabled\n`, stderr: "" }))
+      expect(yield* enabled.isEnabled).toBe(true)
+    }))
+
+  it.effect("an answer it should not give is a one-line AgentServiceError", () =>
+    Effect.gen(function*() {
+      const agent = yield* serviceOver(
+        cannedShell({ exitCode: 1, stdout: "", stderr: "Failed to connect to bus: No such file or directory\n" })
+      )
+      const error = yield* Effect.flip(agent.isEnabled)
+      expect(error).toMatchObject({ _tag: "AgentServiceError", operation: "is-enabled" })
+      expect(error.message).toBe(
+        "cannot is-enabled the agent: systemctl is-enabled driveclient: Failed to connect to bus: No such file or directory"
+      )
+    }))
+
+  it.effect("systemctl missing is an AgentServiceError", () =>
+    Effect.gen(function*() {
+      const agent = yield* serviceOver(
+        cannedShell(new ShellError({ argv: ["systemctl"], reason: "NotFound", detail: "command not found" }))
+      )
+      const error = yield* Effect.flip(agent.isEnabled)
+      expect(error.message).toBe("cannot is-enabled the agent: systemctl: command not found")
     }))
 })

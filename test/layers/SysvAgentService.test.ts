@@ -1,10 +1,12 @@
+import * as fs from "node:fs/promises"
+import * as path from "node:path"
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as SysvAgentService from "../../src/layers/SysvAgentService.js"
 import { Shell } from "../../src/services/Shell.js"
 import { initScriptCommands, serviceCommands } from "../support/ExpectedCommands.js"
 import * as FakeShell from "../support/FakeShell.js"
-import { tempRoot, writeHostFile, writeHostProgram } from "../support/TempRoot.js"
+import { onHost, tempRoot, writeHostFile, writeHostProgram } from "../support/TempRoot.js"
 
 const SEARCH_PATH = "/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -96,4 +98,82 @@ describe("SysvAgentService", () => {
       const error = yield* Effect.flip(agent.isRunning)
       expect(error.message).toBe("cannot status the agent: /etc/init.d/driveclient: command not found")
     }))
+})
+
+/** rc links as update-rc.d and chkconfig make them: symlinks to the init script. */
+const rcLinks = (links: ReadonlyArray<string>) => (root: string) =>
+  Effect.promise(async () => {
+    for (const link of links) {
+      const file = onHost(root, link)
+      await fs.mkdir(path.dirname(file), { recursive: true })
+      await fs.symlink("../init.d/driveclient", file)
+    }
+  })
+
+const debianEnabled = [
+  "/etc/rc0.d/K01driveclient",
+  "/etc/rc1.d/K01driveclient",
+  "/etc/rc2.d/S01driveclient",
+  "/etc/rc3.d/S01driveclient",
+  "/etc/rc4.d/S01driveclient",
+  "/etc/rc5.d/S01driveclient",
+  "/etc/rc6.d/K01driveclient"
+]
+const debianDisabled = debianEnabled.map((link) => link.replace("/S01", "/K01"))
+const redhatDisabled = [0, 1, 2, 3, 4, 5, 6].map((level) => `/etc/rc.d/rc${level}.d/K85driveclient`)
+
+describe("SysvAgentService.isEnabled", () => {
+  const enabledWith = (links: ReadonlyArray<string>) =>
+    Effect.gen(function*() {
+      const { host, agent } = yield* withFakeHost({ installed: "1.1.0-1" }, rcLinks(links))
+      const enabled = yield* agent.isEnabled
+      expect(yield* host.commands).toEqual([])
+      return enabled
+    })
+
+  it.scoped("no rc links at all (a chroot, no update-rc.d): enabled", () =>
+    Effect.gen(function*() {
+      expect(yield* enabledWith([])).toBe(true)
+    }))
+
+  it.scoped("Debian, enabled: S links in 2-5", () =>
+    Effect.gen(function*() {
+      expect(yield* enabledWith(debianEnabled)).toBe(true)
+    }))
+
+  it.scoped("Debian, `update-rc.d driveclient disable`: only K links in 2-5", () =>
+    Effect.gen(function*() {
+      expect(yield* enabledWith(debianDisabled)).toBe(false)
+    }))
+
+  it.scoped("Red Hat, `chkconfig driveclient off`: K links under /etc/rc.d", () =>
+    Effect.gen(function*() {
+      expect(yield* enabledWith(redhatDisabled)).toBe(false)
+    }))
+
+  it.scoped("Red Hat, on in runlevel 3 only: enabled", () =>
+    Effect.gen(function*() {
+      expect(yield* enabledWith(redhatDisabled.map((link) => link.replace("rc3.d/K85", "rc3.d/S85")))).toBe(true)
+    }))
+
+  it.scoped("K links only outside 2-5, or other services' links, do not disable it", () =>
+    Effect.gen(function*() {
+      expect(yield* enabledWith(["/etc/rc0.d/K01driveclient", "/etc/rc6.d/K01driveclient"])).toBe(true)
+      expect(yield* enabledWith(["/etc/rc2.d/K01driveclient-helper", "/etc/rc3.d/K01driveclientd"])).toBe(true)
+    }))
+
+  it.scoped("an unreadable rc directory is an AgentServiceError", () =>
+    Effect.gen(function*() {
+      const { agent } = yield* withFakeHost({ installed: "1.1.0-1" }, (root) => writeHostFile(root, "/etc/rc3.d", "not a directory"))
+      const error = yield* Effect.flip(agent.isEnabled)
+      expect(error).toMatchObject({ _tag: "AgentServiceError", operation: "is-enabled" })
+      expect(error.message).toContain("/etc/rc3.d")
+    }))
+
+  it("enabledByLinks", () => {
+    expect(SysvAgentService.enabledByLinks([])).toBe(true)
+    expect(SysvAgentService.enabledByLinks(["K20driveclient"])).toBe(false)
+    expect(SysvAgentService.enabledByLinks(["K20driveclient", "S20driveclient"])).toBe(true)
+    expect(SysvAgentService.enabledByLinks(["K20driveclient.sh"])).toBe(true)
+  })
 })

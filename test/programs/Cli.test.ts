@@ -33,6 +33,11 @@ describe("cloudbackup-updater command line", () => {
     [["-r", "ftp://mirror/agent"], "-r/--repository: \"ftp://mirror/agent\" is not an http:// or https:// URI"],
     [["-r", "not a uri"], "-r/--repository: \"not a uri\" is not an http:// or https:// URI"],
     [["--bogus"], "Received unknown argument: '--bogus'"],
+    [["--max-wait", "soon"], "--max-wait: \"soon\" is not a whole number of minutes"],
+    [["--health-grace", "-1"], "--health-grace: \"-1\" is not a whole number of seconds"],
+    [["status", "--bogus"], "Received unknown argument: '--bogus'"],
+    [["status", "--package-manager", "zypper"], "--package-manager: \"zypper\" is not one of apt, dnf, yum"],
+    [["simulate", "-i", "5"], "Received unknown argument: '-i'"],
     [["-d", "-l", "/nonexistent-dir/updater.log"], "-l/--log-file: the directory /nonexistent-dir does not exist"],
     [["-d", "-p", "/nonexistent-dir/updater.pid"], "-p/--pidfile: the directory /nonexistent-dir does not exist"]
   ])("%j is a usage error: exit 2, one plain line", (args, message) => {
@@ -50,7 +55,19 @@ describe("cloudbackup-updater command line", () => {
   it.each([["-h"], ["--help"]])("%s lists every option of the contract, without colour codes", (flag) => {
     const { code, stdout } = run(flag)
     expect(code).toBe(0)
-    for (const option of ["-r, --repository URI", "-v, --verbose", "-d, --daemon", "-i, --interval NUM", "-l, --log-file PATH", "-p, --pidfile PATH"]) {
+    for (
+      const option of [
+        "-r, --repository URI",
+        "-v, --verbose",
+        "-d, --daemon",
+        "-i, --interval NUM",
+        "-l, --log-file PATH",
+        "-p, --pidfile PATH",
+        "-n, --dry-run",
+        "--max-wait MINUTES",
+        "--health-grace SECONDS"
+      ]
+    ) {
       expect(stdout).toContain(option)
     }
     expect(stdout).not.toContain("\x1b[")

@@ -2,16 +2,14 @@ import { describe, expect, it } from "@effect/vitest"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
-import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Random from "effect/Random"
 import * as TestClock from "effect/TestClock"
 import { drawDelay } from "../../src/domain/RolloutDelay.js"
-import * as MemoryPlanStore from "../../src/layers/MemoryPlanStore.js"
 import { AGENT_PID, SimulatedHostTag, UPDATER_PID } from "../../src/layers/SimulatedHost.js"
 import * as Daemon from "../../src/programs/Daemon.js"
-import { PlanStore } from "../../src/services/PlanStore.js"
-import { AGENT_LOCK, repositoryFiles, simulatedRun } from "../support/SimulatedRun.js"
+import { StateStore } from "../../src/services/StateStore.js"
+import { AGENT_LOCK, HEALTH_GRACE, repositoryFiles, simulatedRun } from "../support/SimulatedRun.js"
 
 const HOUR = 3_600_000
 const PIDFILE = "/run/cloudbackup-updater.pid"
@@ -22,7 +20,7 @@ const setup = (host: Parameters<typeof simulatedRun>[0], publish?: { version: st
   const files = repositoryFiles("1.1.0")
   if (publish) files["version.txt"] = { status: 200, body: `${publish.version}\n` }
   const requests: Array<{ path: string; at: number }> = []
-  const layer = Layer.merge(simulatedRun(host, files, requests), MemoryPlanStore.layer())
+  const layer = simulatedRun(host, files, requests)
   return { files, requests, layer }
 }
 
@@ -37,13 +35,13 @@ describe("daemon", () => {
     const { files, layer, requests } = setup({ installed: "1.1.0-1", agentRunning: true, offered: ["1.1.0-1"] })
     return Effect.gen(function*() {
       const host = yield* SimulatedHostTag
-      const plans = yield* PlanStore
+      const store = yield* StateStore
       const fiber = yield* Effect.fork(Daemon.run(options).pipe(Effect.withRandom(Random.make(SEED))))
       yield* TestClock.adjust(Duration.hours(2.5))
       files["version.txt"] = { status: 200, body: "1.2.0\n" }
       yield* host.publish("1.2.0-1")
       yield* TestClock.adjust(Duration.minutes(31))
-      const plan = Option.getOrThrow(yield* plans.get)
+      const plan = Option.getOrThrow(Option.fromNullable((yield* store.get).plannedUpgrade))
       expect(plan.version).toBe("1.2.0")
       expect(plan.at).toBe(3 * HOUR + Duration.toMillis(firstDelay))
       // The agent starts a 40-minute backup a minute before the upgrade is due.
@@ -56,13 +54,15 @@ describe("daemon", () => {
       const events = yield* host.events
       const stopped = events.filter((e) => e.what === "agent stopped")
       const restarted = events.find((e) => e.what === "agent 1.2.0-1 started")!
+      // The pass ends once the restarted agent has stayed up for the health check's grace period.
+      const passEnd = restarted.at + Duration.toMillis(HEALTH_GRACE)
       const reads = versionReads(requests)
       // Every hour on the hour; a check that falls due while the upgrade pass waits for the backup runs when it ends.
-      const duringUpgrade = (hour: number) => hour * HOUR > plan.at && hour * HOUR <= restarted.at
+      const duringUpgrade = (hour: number) => hour * HOUR > plan.at && hour * HOUR <= passEnd
       expect(reads.filter((at) => Number.isInteger(at))).toEqual(
         Array.from({ length: 49 }, (_, hour) => hour).filter((hour) => !duringUpgrade(hour))
       )
-      expect(reads.filter((at) => !Number.isInteger(at))).toEqual([plan.at / HOUR, restarted.at / HOUR])
+      expect(reads.filter((at) => !Number.isInteger(at))).toEqual([plan.at / HOUR, passEnd / HOUR])
       const backupEnd = backupStart + 40 * 60_000
       expect(stopped).toHaveLength(1)
       // Woken by the lock's release, at the latest one poll (30 s) after it.
@@ -70,7 +70,7 @@ describe("daemon", () => {
       expect(stopped[0]!.at).toBeLessThanOrEqual(backupEnd + 30_000)
       expect((yield* host.state)).toMatchObject({ installed: "1.2.0-1", agentRunning: true })
       expect(yield* host.violations).toEqual([])
-      expect(yield* plans.get).toEqual(Option.none())
+      expect((yield* store.get).plannedUpgrade).toBeUndefined()
       expect(yield* host.locks.held).toEqual(new Map())
     }).pipe(Effect.provide(layer))
   })
@@ -119,15 +119,15 @@ describe("daemon", () => {
     const { layer } = setup({ installed: "1.1.0-1", agentRunning: true, offered: ["1.1.0-1", "1.2.0-1"] }, { version: "1.2.0" })
     return Effect.gen(function*() {
       const host = yield* SimulatedHostTag
-      const plans = yield* PlanStore
+      const store = yield* StateStore
       const first = yield* Effect.fork(Daemon.run(options).pipe(Effect.withRandom(Random.make(SEED))))
       yield* TestClock.adjust(Duration.minutes(90))
-      const plan = Option.getOrThrow(yield* plans.get)
+      const plan = Option.getOrThrow(Option.fromNullable((yield* store.get).plannedUpgrade))
       yield* Fiber.interrupt(first)
       const second = yield* Effect.fork(Daemon.run(options).pipe(Effect.withRandom(Random.make("another seed"))))
       yield* TestClock.adjust(Duration.millis(plan.at - 90 * 60_000 - 1000))
       expect((yield* host.state).installed).toBe("1.1.0-1")
-      expect(yield* plans.get).toEqual(Option.some(plan))
+      expect((yield* store.get).plannedUpgrade).toEqual(plan)
       yield* TestClock.adjust(Duration.minutes(5))
       expect((yield* host.state).installed).toBe("1.2.0-1")
       const stops = (yield* host.events).filter((e) => e.what === "agent stopped")
@@ -145,7 +145,7 @@ describe("daemon", () => {
         yield* TestClock.adjust(Duration.minutes(30))
         yield* Fiber.interrupt(fiber)
         expect(yield* host.locks.held).toEqual(new Map())
-        expect(Option.isSome(yield* (yield* PlanStore).get)).toBe(true)
+        expect((yield* (yield* StateStore).get).plannedUpgrade).toBeDefined()
         expect((yield* host.state)).toMatchObject({ installed: "1.1.0-1", agentRunning: true })
       }).pipe(Effect.provide(layer))
     })
@@ -154,7 +154,7 @@ describe("daemon", () => {
       const { layer } = setup({ installed: "1.1.0-1", agentRunning: true, offered: ["1.1.0-1", "1.2.0-1"] }, { version: "1.2.0" })
       return Effect.gen(function*() {
         const host = yield* SimulatedHostTag
-        yield* (yield* PlanStore).set({ version: "1.2.0", at: 0 })
+        yield* (yield* StateStore).update((s) => ({ ...s, plannedUpgrade: { version: "1.2.0", at: 0 } }))
         yield* host.startBackup(Duration.hours(3))
         const fiber = yield* Effect.fork(Daemon.run(options))
         yield* TestClock.adjust(Duration.minutes(30))
@@ -172,7 +172,7 @@ describe("daemon", () => {
       )
       return Effect.gen(function*() {
         const host = yield* SimulatedHostTag
-        yield* (yield* PlanStore).set({ version: "1.2.0", at: 0 })
+        yield* (yield* StateStore).update((s) => ({ ...s, plannedUpgrade: { version: "1.2.0", at: 0 } }))
         const fiber = yield* Effect.fork(Daemon.run(options))
         yield* TestClock.adjust(Duration.minutes(1))
         expect((yield* host.events).map((e) => e.what)).toContain("transaction: install driveclient 1.2.0-1 (from cache)")

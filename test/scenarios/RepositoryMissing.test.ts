@@ -83,7 +83,8 @@ describe("repository configured by someone else (apt)", () => {
       expect(yield* hostFileExists(world.root, "/etc/apt/keyrings/driveclient.asc")).toBe(false)
       const commands = yield* world.host.commands
       expect(commands[0]).toEqual(DPKG_QUERY)
-      expect(commands[1]).toEqual(aptUpdate("/etc/apt/sources.list"))
+      expect(commands).toContainEqual(aptUpdate("/etc/apt/sources.list"))
+      expect(commands.filter((argv) => argv[0] === "apt-get" && argv[1] === "update")).toHaveLength(1)
     }))
 
   it.scoped("a deb822 entry counts as configured, and the refresh reads only that file", () =>
@@ -108,6 +109,7 @@ describe("repository configured by someone else (apt)", () => {
       )
       yield* world.pass
       expect(yield* listHostDirectory(world.root, "/etc/apt/sources.list.d")).toEqual(["vendor.sources"])
-      expect((yield* world.host.commands)[1]).toEqual(aptUpdate("/etc/apt/sources.list.d/vendor.sources"))
+      const updates = (yield* world.host.commands).filter((argv) => argv[0] === "apt-get" && argv[1] === "update")
+      expect(updates).toEqual([aptUpdate("/etc/apt/sources.list.d/vendor.sources")])
     }))
 })

@@ -1,7 +1,7 @@
 /** Contract condition 3: an up-to-date agent — only read-only queries run, no service is touched. */
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import { expectedPackageCommands, flavors, makeWorld, packageVersion } from "../support/Scenario.js"
+import { expectedLeaveAloneChecks, expectedPackageCommands, flavors, makeWorld, packageVersion } from "../support/Scenario.js"
 
 describe.each(flavors)("agent up to date, $name", (flavor) => {
   it.scoped("runs only the installed-version query", () =>
@@ -45,7 +45,12 @@ describe.each(flavors)("agent up to date, $name", (flavor) => {
       const outcome = yield* world.pass
       expect(outcome._tag).toBe("NotOffered")
       const expected = expectedPackageCommands(flavor)
-      expect(yield* world.host.commands).toEqual([expected.installedVersion, ...expected.refresh, expected.candidate])
+      expect(yield* world.host.commands).toEqual([
+        expected.installedVersion,
+        ...expectedLeaveAloneChecks(flavor),
+        ...expected.refresh,
+        expected.candidate
+      ])
       expect((yield* world.host.state).running).toBe(true)
     }))
 })

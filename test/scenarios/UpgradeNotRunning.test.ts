@@ -2,6 +2,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import {
+  expectedLeaveAloneChecks,
   expectedPackageCommands,
   expectedServiceCommands,
   flavors,
@@ -28,6 +29,7 @@ describe.each(flavors)("old agent not running, $name", (flavor) => {
       const expected = expectedPackageCommands(flavor)
       expect(yield* world.host.commands).toEqual([
         expected.installedVersion,
+        ...expectedLeaveAloneChecks(flavor),
         ...expected.refresh,
         expected.candidate,
         expectedServiceCommands(flavor).status,

@@ -13,6 +13,7 @@ import * as TestClock from "effect/TestClock"
 import {
   AGENT_LOCK,
   AGENT_PID,
+  expectedLeaveAloneChecks,
   expectedPackageCommands,
   expectedServiceCommands,
   flavors,
@@ -53,17 +54,29 @@ describe.each(flavors)("old agent running and busy, $name", (flavor) => {
       const outcome = yield* Fiber.join(fiber)
       expect(outcome).toEqual(expect.objectContaining({ _tag: "Upgraded", to: packageVersion(flavor, "1.2.0") }))
 
-      expect(yield* world.host.commands).toEqual([
+      const beforeWait = [
         expected.installedVersion,
+        ...expectedLeaveAloneChecks(flavor),
         ...expected.refresh,
         expected.candidate,
         service.status,
-        ...expected.download(true),
+        ...expected.download(true)
+      ]
+      const afterWait = [
         service.stop,
         ...expected.install(true),
         expected.installedVersion,
-        service.start
-      ])
+        service.start,
+        // The health check.
+        service.status
+      ]
+      const commands = yield* world.host.commands
+      expect(commands.slice(0, beforeWait.length)).toEqual(beforeWait)
+      expect(commands.slice(-afterWait.length)).toEqual(afterWait)
+      // While it waits, the updater only looks whether the agent still runs (a lock held by a stopped agent goes stale).
+      const whileWaiting = commands.slice(beforeWait.length, -afterWait.length)
+      expect(whileWaiting.length).toBeGreaterThan(0)
+      expect(whileWaiting.every((argv) => argv.join(" ") === service.status.join(" "))).toBe(true)
       const transcript = yield* world.host.transcript
       const stop = transcript.find((entry) => isStop(entry.argv))!
       expect(stop.atMillis).toBeGreaterThanOrEqual(releasedAt)

@@ -13,6 +13,7 @@ import * as Option from "effect/Option"
 import * as TestClock from "effect/TestClock"
 import {
   AGENT_LOCK,
+  expectedLeaveAloneChecks,
   expectedPackageCommands,
   expectedServiceCommands,
   type Flavor,
@@ -35,6 +36,7 @@ const upToStop = (flavor: Flavor) => {
   const service = expectedServiceCommands(flavor)
   return [
     expected.installedVersion,
+    ...expectedLeaveAloneChecks(flavor),
     ...expected.refresh,
     expected.candidate,
     service.status,
@@ -60,7 +62,9 @@ describe.each(flavors)("old agent running and idle, $name", (flavor) => {
         ...upToStop(flavor),
         ...expected.install(true),
         expected.installedVersion,
-        service.start
+        service.start,
+        // The health check.
+        service.status
       ])
       const state = yield* world.host.state
       expect(state.running).toBe(true)

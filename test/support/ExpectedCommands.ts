@@ -14,12 +14,18 @@ export interface PackageCommands {
   readonly download: (agentInstalled: boolean) => ReadonlyArray<Argv>
   /** Commands of one `install`, for an agent that is (or is not) installed. */
   readonly install: (agentInstalled: boolean) => ReadonlyArray<Argv>
+  /** Commands of one `isHeld`: none on dnf and yum, which read the lock files. */
+  readonly isHeld: ReadonlyArray<Argv>
+  /** Commands of one `repair` that finds nothing to repair. */
+  readonly repairCheck: ReadonlyArray<Argv>
 }
 
 export interface ServiceCommands {
   readonly status: Argv
   readonly stop: Argv
   readonly start: Argv
+  /** Commands of one `isEnabled`: none on SysV, which reads the rc links. */
+  readonly isEnabled: ReadonlyArray<Argv>
 }
 
 export const DPKG_QUERY: Argv = ["dpkg-query", "-W", "-f=${db:Status-Status} ${Version}\\n", "driveclient"]
@@ -56,7 +62,9 @@ export const aptCommands = (sourcesFile = "/etc/apt/sources.list.d/driveclient.l
   refresh: [aptUpdate(sourcesFile)],
   candidate: ["apt-cache", "policy", "driveclient"],
   download: () => [APT_DOWNLOAD],
-  install: () => [APT_INSTALL]
+  install: () => [APT_INSTALL],
+  isHeld: [APT_SHOWHOLD],
+  repairCheck: [DPKG_AUDIT, DPKG_QUERY]
 })
 
 export const dnfCommands: PackageCommands = {
@@ -73,7 +81,9 @@ export const dnfCommands: PackageCommands = {
     "driveclient"
   ],
   download: (installed) => [RPM_QUERY, ["dnf", "-y", installed ? "upgrade" : "install", "--downloadonly", "driveclient"]],
-  install: (installed) => [RPM_QUERY, ["dnf", "-y", installed ? "upgrade" : "install", "driveclient"]]
+  install: (installed) => [RPM_QUERY, ["dnf", "-y", installed ? "upgrade" : "install", "driveclient"]],
+  isHeld: [],
+  repairCheck: [RPM_QUERY]
 }
 
 export const yumCommands: PackageCommands = {
@@ -93,7 +103,9 @@ export const yumCommands: PackageCommands = {
     "driveclient"
   ],
   download: (installed) => [RPM_QUERY, ["yum", "-y", installed ? "upgrade" : "install", "--downloadonly", "driveclient"]],
-  install: (installed) => [RPM_QUERY, ["yum", "-y", installed ? "upgrade" : "install", "driveclient"]]
+  install: (installed) => [RPM_QUERY, ["yum", "-y", installed ? "upgrade" : "install", "driveclient"]],
+  isHeld: [],
+  repairCheck: [RPM_QUERY]
 }
 
 export const packageCommands = (flavor: PackageManagerFlavor): PackageCommands =>
@@ -102,17 +114,63 @@ export const packageCommands = (flavor: PackageManagerFlavor): PackageCommands =
 export const systemdCommands: ServiceCommands = {
   status: ["systemctl", "is-active", "--quiet", "driveclient"],
   stop: ["systemctl", "stop", "driveclient"],
-  start: ["systemctl", "start", "driveclient"]
+  start: ["systemctl", "start", "driveclient"],
+  isEnabled: [["systemctl", "is-enabled", "driveclient"]]
 }
 
 export const serviceCommands: ServiceCommands = {
   status: ["service", "driveclient", "status"],
   stop: ["service", "driveclient", "stop"],
-  start: ["service", "driveclient", "start"]
+  start: ["service", "driveclient", "start"],
+  isEnabled: []
 }
 
 export const initScriptCommands: ServiceCommands = {
   status: ["/etc/init.d/driveclient", "status"],
   stop: ["/etc/init.d/driveclient", "stop"],
-  start: ["/etc/init.d/driveclient", "start"]
+  start: ["/etc/init.d/driveclient", "start"],
+  isEnabled: []
 }
+
+export const aptInstallVersion = (version: string): Argv => [
+  "apt-get",
+  "install",
+  "-y",
+  "--no-install-recommends",
+  "--allow-downgrades",
+  "-o",
+  "DPkg::Lock::Timeout=300",
+  "-o",
+  "Dpkg::Options::=--force-confdef",
+  "-o",
+  "Dpkg::Options::=--force-confold",
+  `driveclient=${version}`
+]
+export const APT_SHOWHOLD: Argv = ["apt-mark", "showhold", "driveclient"]
+export const DPKG_AUDIT: Argv = ["dpkg", "--audit"]
+export const DPKG_CONFIGURE_ALL: Argv = ["dpkg", "--force-confdef", "--force-confold", "--configure", "-a"]
+export const APT_FIX_BROKEN: Argv = [
+  "apt-get",
+  "install",
+  "-y",
+  "-f",
+  "--no-install-recommends",
+  "-o",
+  "DPkg::Lock::Timeout=300",
+  "-o",
+  "Dpkg::Options::=--force-confdef",
+  "-o",
+  "Dpkg::Options::=--force-confold"
+]
+
+export const rpmInstallVersion = (tool: "dnf" | "yum", verb: "install" | "downgrade", version: string): Argv => [
+  tool,
+  "-y",
+  verb,
+  `driveclient-${version}`
+]
+export const DNF_REMOVE_DUPLICATES: Argv = ["dnf", "-y", "remove", "--duplicates", "driveclient"]
+export const PACKAGE_CLEANUP_DUPES: Argv = ["package-cleanup", "-y", "--cleandupes"]
+export const YUM_COMPLETE_TRANSACTION: Argv = ["yum-complete-transaction", "-y"]
+
+export const SYSTEMCTL_IS_ENABLED: Argv = ["systemctl", "is-enabled", "driveclient"]

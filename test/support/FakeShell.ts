@@ -1,8 +1,9 @@
 /**
  * A Shell for tests that runs nothing: it answers from a small in-memory host
  * (the agent package, what its repository offers, whether the agent runs) the
- * way dpkg-query, apt-get, apt-cache, rpm, dnf, yum, systemctl, service and the
- * init script would — exit statuses and output formats — and records every call.
+ * way dpkg-query, dpkg, apt-get, apt-cache, apt-mark, rpm, dnf, yum,
+ * package-cleanup, yum-complete-transaction, systemctl, service and the init
+ * script would — exit statuses and output formats — and records every call.
  * A command it does not know exits 127, so a test cannot pass by accident.
  */
 import * as Clock from "effect/Clock"
@@ -22,18 +23,34 @@ export type DpkgState =
   | "half-installed"
   | "unpacked"
   | "half-configured"
+  | "triggers-awaited"
+  | "triggers-pending"
 
 /** Each failure is the last line of the failing command's error output. */
 export interface FakeFailures {
   readonly refresh?: string
   readonly download?: string
   readonly install?: string
+  /** Installing one exact version (the rollback): apt-get install driveclient=V, dnf/yum downgrade. */
+  readonly rollback?: string
+  /** `dpkg --configure -a`. */
+  readonly configure?: string
+  /** apt-get install -f, dnf remove --duplicates, package-cleanup, yum-complete-transaction. */
+  readonly repair?: string
   readonly stop?: string
   readonly start?: string
 }
 
 export interface FakeHostState {
   readonly installed: { readonly version: string; readonly dpkgState: DpkgState } | undefined
+  /** rpm: a second installed version, as an interrupted upgrade leaves it. */
+  readonly duplicate: string | undefined
+  /** `apt-mark hold driveclient`. */
+  readonly held: boolean
+  /** What `systemctl is-enabled` prints for the agent's unit: `enabled`, `disabled`, `masked`, `static`... */
+  readonly unitFileState: string
+  /** What `dpkg --audit` reports about other packages; `dpkg --configure -a` clears it. */
+  readonly dpkgAudit: string
   /** Package versions the agent repository offers (`1.2.0-1`, `1.2.0-1.el9`). */
   readonly offered: ReadonlyArray<string>
   /** Whether the package manager has fetched the repository's metadata: only then does it see `offered`. */
@@ -55,6 +72,12 @@ export interface FakeHostInit {
   readonly installed?: string | undefined
   /** dpkg's state of the installed agent; `installed` by default. */
   readonly dpkgState?: DpkgState
+  /** rpm: a second installed version (an interrupted upgrade). */
+  readonly duplicate?: string
+  readonly held?: boolean
+  /** `enabled` by default. */
+  readonly unitFileState?: string
+  readonly dpkgAudit?: string
   readonly offered?: ReadonlyArray<string>
   readonly refreshed?: boolean
   readonly running?: boolean
@@ -114,12 +137,31 @@ const visibleOffers = (state: FakeHostState): ReadonlyArray<string> => (state.re
 const aptCandidate = (state: FakeHostState): string | undefined =>
   newest([...visibleOffers(state), ...(agentPresent(state) ? [state.installed!.version] : [])])
 
+/** dpkg states an interrupted dpkg run leaves behind. */
+const UNFINISHED = new Set<DpkgState>(["half-installed", "unpacked", "half-configured", "triggers-awaited", "triggers-pending"])
+
+/** What `dpkg --audit` says about a package in each unfinished state (dpkg's own wording, abridged). */
+const AUDIT_TEXT: Partial<Record<DpkgState, string>> = {
+  "half-installed": "The following packages are only half installed, due to problems during\ninstallation.  The installation can probably be completed by retrying it;\nthe packages can be removed using dselect or dpkg --remove:\n",
+  unpacked: "The following packages have been unpacked but not yet configured.\nThey must be configured using dpkg --configure or the configure\nmenu option in dselect for them to work:\n",
+  "half-configured": "The following packages are only half configured, probably due to problems\nconfiguring them the first time.  The configuration should be retried using\ndpkg --configure <package> or the configure menu option in dselect:\n",
+  "triggers-awaited": "The following packages are awaiting processing of triggers that they\nhave activated in other packages.  This processing can be requested using\ndselect or dpkg --configure --pending (or dpkg --triggers-only):\n",
+  "triggers-pending": "The following packages have been triggered, but the trigger processing\nhas not yet been done.  Trigger processing can be requested using\ndselect or dpkg --configure --pending (or dpkg --triggers-only):\n"
+}
+
+/** `systemctl is-enabled` exits 0 for these unit file states, 1 for any other. */
+const ENABLED_EXIT_0 = new Set(["enabled", "enabled-runtime", "static", "alias", "indirect", "generated", "transient"])
+
 export const make = (init: FakeHostInit = {}): Effect.Effect<FakeHostService> =>
   Effect.gen(function*() {
     const hostState = yield* Ref.make<FakeHostState>({
       installed: init.installed === undefined
         ? undefined
         : { version: init.installed, dpkgState: init.dpkgState ?? "installed" },
+      duplicate: init.duplicate,
+      held: init.held ?? false,
+      unitFileState: init.unitFileState ?? "enabled",
+      dpkgAudit: init.dpkgAudit ?? "",
       offered: init.offered ?? [],
       refreshed: init.refreshed ?? false,
       expired: false,
@@ -219,10 +261,67 @@ export const make = (init: FakeHostInit = {}): Effect.Effect<FakeHostService> =>
       PACKAGE
     ]
 
+    const APT_TRANSACTION_OPTIONS = APT_INSTALL.slice(3, 9)
+    const APT_FIX_BROKEN = ["install", "-y", "-f", "--no-install-recommends", ...APT_TRANSACTION_OPTIONS]
+    const APT_INSTALL_VERSION_PREFIX = ["install", "-y", "--no-install-recommends", "--allow-downgrades", ...APT_TRANSACTION_OPTIONS]
+    const heldError = result(
+      100,
+      `The following held packages will be changed:\n  ${PACKAGE}\n`,
+      "E: Held packages were changed and -y was used without --allow-change-held-packages.\n"
+    )
+
+    /** `apt-get install ... driveclient=V`: only a version apt knows of, downgrading only when allowed. */
+    const aptInstallVersion = (argv: ReadonlyArray<string>, version: string, options: RunOptions) =>
+      Effect.gen(function*() {
+        const state = yield* get
+        const installed = agentPresent(state) ? state.installed!.version : undefined
+        if (!visibleOffers(state).includes(version) && installed !== version) {
+          return result(100, "Reading package lists...\n", `E: Version '${version}' for '${PACKAGE}' was not found\n`)
+        }
+        if (state.installed?.dpkgState === "installed" && installed === version) {
+          return result(0, `${PACKAGE} is already the newest version (${version}).\n0 upgraded, 0 newly installed.\n`)
+        }
+        if (state.held && installed !== undefined) return heldError
+        yield* takeTime(argv, state.transactionMillis, options)
+        if (state.failures.rollback !== undefined) {
+          return result(100, `Unpacking ${PACKAGE} (${version}) ...\n`, `${state.failures.rollback}\n`)
+        }
+        yield* set((s) => ({ ...s, installed: { version, dpkgState: "installed" }, downloaded: undefined }))
+        const downgrade = installed !== undefined && compareVersions(version, installed) < 0
+        return result(
+          0,
+          `${downgrade ? "The following packages will be DOWNGRADED:\n  driveclient\n" : ""}Unpacking ${PACKAGE} (${version}) over (${installed ?? "none"}) ...\nSetting up ${PACKAGE} (${version}) ...\n`
+        )
+      })
+
+    /** `apt-get install -f`: finishes what an interrupted dpkg left, the agent included. */
+    const aptFixBroken = (argv: ReadonlyArray<string>, options: RunOptions) =>
+      Effect.gen(function*() {
+        const state = yield* get
+        if (state.failures.repair !== undefined) return result(100, "Correcting dependencies... Done\n", `${state.failures.repair}\n`)
+        yield* takeTime(argv, state.transactionMillis, options)
+        const unfinished = state.installed !== undefined && UNFINISHED.has(state.installed.dpkgState)
+        yield* set((s) => ({
+          ...s,
+          dpkgAudit: "",
+          installed: unfinished ? { version: s.installed!.version, dpkgState: "installed" } : s.installed
+        }))
+        return result(
+          0,
+          unfinished
+            ? `Correcting dependencies... Done\nSetting up ${PACKAGE} (${state.installed!.version}) ...\n`
+            : "0 upgraded, 0 newly installed, 0 to remove and 0 not upgraded.\n"
+        )
+      })
+
     const aptGet = (argv: ReadonlyArray<string>, options: RunOptions) =>
       Effect.gen(function*() {
         const args = argv.slice(1)
         const state = yield* get
+        if (sameArgs(args, APT_FIX_BROKEN)) return yield* aptFixBroken(argv, options)
+        const pinned = args.at(-1)?.startsWith(`${PACKAGE}=`) === true &&
+          sameArgs(args.slice(0, -1), APT_INSTALL_VERSION_PREFIX)
+        if (pinned) return yield* aptInstallVersion(argv, args.at(-1)!.slice(PACKAGE.length + 1), options)
         const isUpdate = sameArgs(args, ["update"]) ||
           (args.length === 7 && args[0] === "update" && args[1] === "-o" &&
             args[2]!.startsWith("Dir::Etc::sourcelist=/") && sameArgs(args.slice(3), APT_UPDATE_RESTRICTED))
@@ -244,6 +343,7 @@ export const make = (init: FakeHostInit = {}): Effect.Effect<FakeHostService> =>
         if (state.installed?.dpkgState === "installed" && state.installed.version === candidate) {
           return result(0, `${PACKAGE} is already the newest version (${candidate}).\n0 upgraded, 0 newly installed.\n`)
         }
+        if (state.held && agentPresent(state)) return heldError
         if (download) {
           yield* takeTime(argv, state.downloadMillis, options)
           if (state.failures.download !== undefined) return result(100, "", `${state.failures.download}\n`)
@@ -258,14 +358,58 @@ export const make = (init: FakeHostInit = {}): Effect.Effect<FakeHostService> =>
         return result(0, `Unpacking ${PACKAGE} (${candidate}) ...\nSetting up ${PACKAGE} (${candidate}) ...\n`)
       })
 
+    const aptMark = (argv: ReadonlyArray<string>) =>
+      Effect.map(get, (state) => {
+        if (!sameArgs(argv.slice(1), ["showhold", PACKAGE])) return result(100, "", `E: fake apt-mark does not understand: ${argv.slice(1).join(" ")}\n`)
+        return result(0, state.held ? `${PACKAGE}\n` : "")
+      })
+
+    const DPKG_CONFIGURE_ALL = ["--force-confdef", "--force-confold", "--configure", "-a"]
+
+    /** `dpkg --audit` and `dpkg --configure -a`; dpkg itself is never run for anything else. */
+    const dpkg = (argv: ReadonlyArray<string>, options: RunOptions) =>
+      Effect.gen(function*() {
+        const args = argv.slice(1)
+        const state = yield* get
+        const agentState = state.installed?.dpkgState
+        if (sameArgs(args, ["--audit"])) {
+          const agentText = agentState !== undefined && UNFINISHED.has(agentState)
+            ? `${AUDIT_TEXT[agentState]} ${PACKAGE}                 Cloud Backup agent\n\n`
+            : ""
+          const report = agentText + state.dpkgAudit
+          // dpkg >= 1.17.? exits 1 when it has something to report.
+          return result(report === "" ? 0 : 1, report)
+        }
+        if (!sameArgs(args, DPKG_CONFIGURE_ALL)) return result(2, "", `dpkg: error: fake does not support ${args.join(" ")}\n`)
+        if (state.failures.configure !== undefined) {
+          return result(1, "", `dpkg: error processing package other-package (--configure):\n${state.failures.configure}\n`)
+        }
+        yield* takeTime(argv, state.transactionMillis, options)
+        if (agentState === "half-installed") {
+          yield* set((s) => ({ ...s, dpkgAudit: "" }))
+          return result(
+            1,
+            "",
+            `dpkg: error processing package ${PACKAGE} (--configure):\n package ${PACKAGE} is not ready for configuration\n cannot configure (current status 'half-installed')\nErrors were encountered while processing:\n ${PACKAGE}\n`
+          )
+        }
+        const configures = agentState !== undefined && UNFINISHED.has(agentState)
+        yield* set((s) => ({
+          ...s,
+          dpkgAudit: "",
+          installed: configures ? { version: s.installed!.version, dpkgState: "installed" } : s.installed
+        }))
+        return result(0, configures ? `Setting up ${PACKAGE} (${state.installed!.version}) ...\n` : "")
+      })
+
     const rpmQuery = (argv: ReadonlyArray<string>) =>
       Effect.map(get, (state) => {
         if (!sameArgs(argv.slice(1), ["-q", "--qf", "%{VERSION}-%{RELEASE}\\n", PACKAGE])) {
           return result(1, "", `rpm: fake does not support ${argv.join(" ")}\n`)
         }
-        return agentPresent(state)
-          ? result(0, `${state.installed!.version}\n`)
-          : result(1, `package ${PACKAGE} is not installed\n`)
+        if (!agentPresent(state)) return result(1, `package ${PACKAGE} is not installed\n`)
+        const versions = [state.installed!.version, ...(state.duplicate === undefined ? [] : [state.duplicate])]
+        return result(0, versions.sort(compareVersions).map((v) => `${v}\n`).join(""))
       })
 
     const COMMON_FLAGS = new Set([
@@ -281,8 +425,64 @@ export const make = (init: FakeHostInit = {}): Effect.Effect<FakeHostService> =>
       "--repo=drivesrvr",
       "--available",
       "--latest-limit=1",
-      "--queryformat=%{version}-%{release}\\n"
+      "--queryformat=%{version}-%{release}\\n",
+      "--duplicates"
     ])
+
+    /** `dnf/yum install|downgrade driveclient-V`: only an offered version, and a downgrade only down. */
+    const rpmInstallVersion = (
+      argv: ReadonlyArray<string>,
+      tool: "dnf" | "yum",
+      verb: "install" | "downgrade",
+      version: string,
+      options: RunOptions
+    ) =>
+      Effect.gen(function*() {
+        const state = yield* get
+        const installed = agentPresent(state) ? state.installed!.version : undefined
+        const spec = `${PACKAGE}-${version}`
+        const nothingMarked = `Error: No packages marked for ${verb === "install" ? "installation" : "downgrade"}.\n`
+        if (!visibleOffers(state).includes(version)) {
+          return tool === "dnf"
+            ? result(1, `No match for argument: ${spec}\n`, verb === "install" ? `Error: Unable to find a match: ${spec}\n` : nothingMarked)
+            : result(1, `No package ${spec} available.\n`, "Error: Nothing to do\n")
+        }
+        if (verb === "downgrade") {
+          if (installed === undefined) {
+            return result(1, `Packages for argument ${spec} available, but not installed.\n`, nothingMarked)
+          }
+          if (compareVersions(installed, version) <= 0) {
+            return result(1, `Package ${PACKAGE} of lowest version already installed, cannot downgrade it.\n`, nothingMarked)
+          }
+        } else if (installed !== undefined) {
+          if (installed === version) {
+            return result(0, `Package ${spec}.${ARCH} is already installed.\nDependencies resolved.\nNothing to do.\nComplete!\n`)
+          }
+          // Whether `install` of an older version downgrades differs between versions: the fake refuses it.
+          if (compareVersions(installed, version) > 0) {
+            return result(1, `Package ${PACKAGE}-${installed}.${ARCH} of higher version already installed.\n`, nothingMarked)
+          }
+        }
+        yield* takeTime(argv, state.transactionMillis, options)
+        if (state.failures.rollback !== undefined) return result(1, "Running transaction\n", `${state.failures.rollback}\n`)
+        yield* set((s) => ({ ...s, installed: { version, dpkgState: "installed" }, downloaded: undefined }))
+        const doing = verb === "downgrade" ? "Downgrading" : installed === undefined ? "Installing" : "Upgrading"
+        return result(0, `Running transaction\n  ${doing} : ${PACKAGE}-${version}.${ARCH}\nComplete!\n`)
+      })
+
+    /** dnf remove --duplicates, package-cleanup --cleandupes, yum-complete-transaction: the older copy goes. */
+    const removeDuplicates = (argv: ReadonlyArray<string>, options: RunOptions) =>
+      Effect.gen(function*() {
+        const state = yield* get
+        if (state.failures.repair !== undefined) return result(1, "", `${state.failures.repair}\n`)
+        if (state.duplicate === undefined || state.installed === undefined) {
+          return result(0, "No duplicated packages found for removal.\n")
+        }
+        yield* takeTime(argv, state.transactionMillis, options)
+        const [older, newer] = [state.installed.version, state.duplicate].sort(compareVersions)
+        yield* set((s) => ({ ...s, installed: { version: newer!, dpkgState: "installed" }, duplicate: undefined }))
+        return result(0, `Running transaction\n  Erasing : ${PACKAGE}-${older}.${ARCH}\nComplete!\n`)
+      })
 
     const rpmFrontend = (argv: ReadonlyArray<string>, options: RunOptions) =>
       Effect.gen(function*() {
@@ -321,8 +521,15 @@ export const make = (init: FakeHostInit = {}): Effect.Effect<FakeHostService> =>
           if (listed.length === 0) return result(1, "", "Error: No matching Packages to list\n")
           return result(0, `Available Packages\n${listed.map((v) => `${PACKAGE}.${ARCH}    ${v}    drivesrvr\n`).join("")}`)
         }
+        const spec = words.length === 2 && words[1]!.startsWith(`${PACKAGE}-`) ? words[1]!.slice(PACKAGE.length + 1) : undefined
+        if (spec !== undefined && (words[0] === "install" || words[0] === "downgrade") && !has("--downloadonly")) {
+          return yield* rpmInstallVersion(argv, tool, words[0], spec, options)
+        }
+        if (tool === "dnf" && has("--duplicates") && sameArgs(words, ["remove", PACKAGE])) {
+          return yield* removeDuplicates(argv, options)
+        }
         const verb = words[0]
-        if (!((verb === "install" || verb === "upgrade") && sameArgs(words.slice(1), [PACKAGE]))) {
+        if (has("--duplicates") || !((verb === "install" || verb === "upgrade") && sameArgs(words.slice(1), [PACKAGE]))) {
           return result(1, "", `Error: fake ${tool} does not understand: ${argv.slice(1).join(" ")}\n`)
         }
         const nothingToDo = result(0, "Dependencies resolved.\nNothing to do.\nComplete!\n")
@@ -362,6 +569,10 @@ export const make = (init: FakeHostInit = {}): Effect.Effect<FakeHostService> =>
         const state = yield* get
         const present = agentPresent(state)
         if (sameArgs(args, ["is-active", "--quiet", PACKAGE])) return result(!present ? 4 : state.running ? 0 : 3)
+        if (sameArgs(args, ["is-enabled", PACKAGE])) {
+          if (!present) return result(1, "", `Failed to get unit file state for ${PACKAGE}.service: No such file or directory\n`)
+          return result(ENABLED_EXIT_0.has(state.unitFileState) ? 0 : 1, `${state.unitFileState}\n`)
+        }
         const operation = args[0]
         if (!((operation === "stop" || operation === "start") && sameArgs(args.slice(1), [PACKAGE]))) {
           return result(1, "", `Unknown command verb ${args.join(" ")}.\n`)
@@ -409,6 +620,14 @@ export const make = (init: FakeHostInit = {}): Effect.Effect<FakeHostService> =>
           return aptGet(argv, options)
         case "apt-cache":
           return aptCachePolicy(argv)
+        case "apt-mark":
+          return aptMark(argv)
+        case "dpkg":
+          return dpkg(argv, options)
+        case "package-cleanup":
+          return sameArgs(argv.slice(1), ["-y", "--cleandupes"]) ? removeDuplicates(argv, options) : notUnderstood(argv)
+        case "yum-complete-transaction":
+          return sameArgs(argv.slice(1), ["-y"]) ? removeDuplicates(argv, options) : notUnderstood(argv)
         case "rpm":
           return rpmQuery(argv)
         case "dnf":

@@ -15,14 +15,17 @@ import type * as Scope from "effect/Scope"
 import { aptSourceLine } from "../../src/domain/AptSources.js"
 import * as HostDetection from "../../src/layers/HostDetection.js"
 import * as MemoryFileLock from "../../src/layers/MemoryFileLock.js"
+import * as MemoryStateStore from "../../src/layers/MemoryStateStore.js"
 import { updatePass } from "../../src/programs/UpdatePass.js"
 import type { ServiceManagerKind } from "../../src/services/AgentService.js"
 import { FileLock, type FileLockService } from "../../src/services/FileLock.js"
 import * as Http from "../../src/services/Http.js"
 import * as Repository from "../../src/services/Repository.js"
 import { Shell, type ShellService } from "../../src/services/Shell.js"
+import * as ShutdownInhibitor from "../../src/services/ShutdownInhibitor.js"
 import * as UpdaterConfig from "../../src/services/UpdaterConfig.js"
 import {
+  type Argv,
   initScriptCommands,
   type PackageCommands,
   packageCommands,
@@ -83,6 +86,12 @@ export const expectedPackageCommands = (flavor: Flavor): PackageCommands => pack
 
 export const expectedServiceCommands = (flavor: Flavor): ServiceCommands =>
   flavor.serviceManager === "systemd" ? systemdCommands : flavor.serviceOnPath ? serviceCommands : initScriptCommands
+
+/** What an old agent is checked for before it is upgraded: a held package, a disabled service. */
+export const expectedLeaveAloneChecks = (flavor: Flavor): ReadonlyArray<Argv> => [
+  ...expectedPackageCommands(flavor).isHeld,
+  ...expectedServiceCommands(flavor).isEnabled
+]
 
 export interface WorldOptions {
   readonly flavor: Flavor
@@ -155,7 +164,14 @@ export const makeWorld = (options: WorldOptions): Effect.Effect<World, never, Sc
           )
     }
 
-    const config = UpdaterConfig.layer({ repository: BASE, agentLock: AGENT_LOCK, passLock: PASS_LOCK, lockPoll: LOCK_POLL })
+    const config = UpdaterConfig.layer({
+      repository: BASE,
+      agentLock: AGENT_LOCK,
+      passLock: PASS_LOCK,
+      lockPoll: LOCK_POLL,
+      // One look at the started agent keeps the command sequences short; HealthCheck's own tests cover the grace period.
+      healthGrace: Duration.zero
+    })
     const http = Layer.succeed(
       Http.Http,
       Http.make(
@@ -178,6 +194,8 @@ export const makeWorld = (options: WorldOptions): Effect.Effect<World, never, Sc
       Repository.layer.pipe(Layer.provide(Layer.merge(http, config))),
       Layer.succeed(FileLock, watchedLocks),
       live,
+      MemoryStateStore.layer(),
+      ShutdownInhibitor.none,
       Logger.minimumLogLevel(LogLevel.None)
     )
 

@@ -8,8 +8,12 @@ import * as SimulatedHost from "../../src/layers/SimulatedHost.js"
 import { Http, HttpError, make, type Response } from "../../src/services/Http.js"
 import * as Repository from "../../src/services/Repository.js"
 import * as UpdaterConfig from "../../src/services/UpdaterConfig.js"
+import * as MemoryStateStore from "../../src/layers/MemoryStateStore.js"
+import * as ShutdownInhibitor from "../../src/services/ShutdownInhibitor.js"
+import type { UpdaterState } from "../../src/services/StateStore.js"
 
 export const BASE = "http://repo.test"
+export const HEALTH_GRACE = Duration.seconds(10)
 export const AGENT_LOCK = "/var/cache/driveclient/backup-running.lock"
 export const KEY = "-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nmQINBGabc\n=abcd\n-----END PGP PUBLIC KEY BLOCK-----\n"
 export const REPO_FILE = "[drivesrvr]\nname=agent\nbaseurl=http://repo.test/redhat/\n"
@@ -43,10 +47,21 @@ export const quietLogs = Logger.minimumLogLevel(LogLevel.None)
 export const simulatedRun = (
   host: Omit<SimulatedHost.SimulatedHostOptions, "agentLock">,
   files: Record<string, Response> = repositoryFiles("1.2.0"),
-  requests?: Array<{ path: string; at: number }>
+  requests?: Array<{ path: string; at: number }>,
+  state?: UpdaterState,
+  configOverrides: Partial<UpdaterConfig.UpdaterConfigShape> = {}
 ) => {
-  const config = UpdaterConfig.layer({ repository: BASE, agentLock: AGENT_LOCK, lockPoll: Duration.seconds(30) })
+  const config = UpdaterConfig.layer({
+    repository: BASE,
+    agentLock: AGENT_LOCK,
+    lockPoll: Duration.seconds(30),
+    healthGrace: HEALTH_GRACE,
+    pid: SimulatedHost.UPDATER_PID,
+    ...configOverrides
+  })
   return Layer.mergeAll(
+    MemoryStateStore.layer(state),
+    ShutdownInhibitor.none,
     SimulatedHost.layer({ ...host, agentLock: AGENT_LOCK }),
     Repository.layer.pipe(Layer.provide(Layer.merge(memoryHttp(files, requests), config))),
     config,

@@ -1,0 +1,149 @@
+/**
+ * `cloudbackup-updater status`: what the updater sees and remembers, and why it
+ * would leave an old agent alone. It only reads: no lock is taken, nothing is written.
+ */
+import * as Console from "effect/Console"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import { compareUpstream, isUpToDate } from "../domain/Version.js"
+import { AgentService } from "../services/AgentService.js"
+import { FileLock } from "../services/FileLock.js"
+import { PackageManager } from "../services/PackageManager.js"
+import { Repository } from "../services/Repository.js"
+import { StateStore } from "../services/StateStore.js"
+import { UpdaterConfig } from "../services/UpdaterConfig.js"
+import { isUpdater } from "./Pidfile.js"
+
+/** A value read, or why it could not be. */
+export type Reading<A> = { readonly value: A } | { readonly error: string }
+
+export interface StatusReport {
+  readonly installed: Reading<string | null>
+  readonly published: Reading<string>
+  readonly repository: Reading<{ readonly base: string; readonly configuredIn: string | null }>
+  readonly agent: {
+    readonly running: Reading<boolean>
+    readonly serviceEnabled: Reading<boolean>
+    readonly busy: Reading<{ readonly pid: number | null } | null>
+    readonly held: Reading<boolean>
+  }
+  readonly daemon: Reading<{ readonly pid: number } | null>
+  readonly lastCheck: { readonly at: string; readonly result: string } | null
+  readonly plannedUpgrade: { readonly version: string; readonly at: string } | null
+  readonly failedVersion: { readonly version: string; readonly at: string; readonly reason: string } | null
+  readonly lastError: { readonly at: string; readonly message: string } | null
+  readonly interruptedUpgrade: { readonly previous: string; readonly target: string; readonly step: string; readonly pid: number } | null
+  /** Why an old agent is not being upgraded, in words. */
+  readonly notes: ReadonlyArray<string>
+}
+
+const read = <A, E extends { readonly message: string }, R>(effect: Effect.Effect<A, E, R>) =>
+  effect.pipe(
+    Effect.map((value): Reading<A> => ({ value })),
+    Effect.catchAll((error) => Effect.succeed<Reading<A>>({ error: error.message }))
+  )
+
+const iso = (at: number) => new Date(at).toISOString()
+
+const valueOf = <A>(reading: Reading<A>): Option.Option<A> => ("value" in reading ? Option.some(reading.value) : Option.none())
+
+export const gather = (pidfile: string) =>
+  Effect.gen(function*() {
+    const config = yield* UpdaterConfig
+    const packages = yield* PackageManager
+    const agent = yield* AgentService
+    const locks = yield* FileLock
+    const repository = yield* Repository
+    const state = yield* (yield* StateStore).get
+
+    const installed = yield* read(Effect.map(packages.installedVersion, Option.getOrNull))
+    const published = yield* read(repository.latestVersion)
+    const configured = yield* read(
+      Effect.map(packages.repositoryState(repository.base), (s) => ({
+        base: repository.base,
+        configuredIn: s._tag === "Configured" ? s.file : null
+      }))
+    )
+    const running = yield* read(agent.isRunning)
+    const serviceEnabled = yield* read(agent.isEnabled)
+    const busy = yield* read(
+      Effect.map(locks.holder(config.agentLock), (holder) =>
+        Option.match(holder, { onNone: () => null, onSome: (h) => ({ pid: h.pid ?? null }) }))
+    )
+    const held = yield* read(packages.isHeld)
+    const daemon = yield* read(
+      Effect.map(locks.holder(pidfile), (holder) =>
+        Option.match(Option.filter(holder, isUpdater), { onNone: () => null, onSome: (h) => ({ pid: h.pid! }) }))
+    )
+
+    const notes: Array<string> = []
+    const behind = Option.all([Option.flatMap(valueOf(installed), Option.fromNullable), valueOf(published)]).pipe(
+      Option.filter(([i, p]) => !isUpToDate(i, p))
+    )
+    if (Option.isSome(behind)) {
+      const [, latest] = behind.value
+      if (Option.getOrElse(valueOf(held), () => false)) notes.push("the driveclient package is held: it will not be upgraded")
+      if (state.failedVersion !== undefined && compareUpstream(latest, state.failedVersion.version) <= 0) {
+        notes.push(`${state.failedVersion.version} was rolled back (${state.failedVersion.reason}); waiting for a newer version`)
+      }
+      if (!Option.getOrElse(valueOf(serviceEnabled), () => true) && !Option.getOrElse(valueOf(running), () => true)) {
+        notes.push("the agent's service is disabled and the agent is stopped: it is left as it is")
+      }
+      if (state.plannedUpgrade !== undefined) {
+        notes.push(`the daemon plans the upgrade at ${iso(state.plannedUpgrade.at)} (staged rollout)`)
+      }
+    }
+
+    const report: StatusReport = {
+      installed,
+      published,
+      repository: configured,
+      agent: { running, serviceEnabled, busy, held },
+      daemon,
+      lastCheck: state.lastCheck === undefined ? null : { at: iso(state.lastCheck.at), result: state.lastCheck.result },
+      plannedUpgrade: state.plannedUpgrade === undefined
+        ? null
+        : { version: state.plannedUpgrade.version, at: iso(state.plannedUpgrade.at) },
+      failedVersion: state.failedVersion === undefined
+        ? null
+        : { ...state.failedVersion, at: iso(state.failedVersion.at) },
+      lastError: state.lastError === undefined ? null : { at: iso(state.lastError.at), message: state.lastError.message },
+      interruptedUpgrade: state.journal === undefined
+        ? null
+        : { previous: state.journal.previous, target: state.journal.target, step: state.journal.step, pid: state.journal.pid },
+      notes
+    }
+    return report
+  })
+
+const show = <A>(reading: Reading<A>, f: (value: A) => string) => ("value" in reading ? f(reading.value) : `unknown (${reading.error})`)
+
+export const formatText = (report: StatusReport): string => {
+  const lines: Array<[string, string]> = [
+    ["installed agent", show(report.installed, (v) => v ?? "not installed")],
+    ["published version", show(report.published, (v) => v)],
+    ["repository", show(report.repository, (r) => `${r.base} (${r.configuredIn === null ? "not configured" : `configured in ${r.configuredIn}`})`)],
+    ["agent", show(report.agent.running, (r) => (r ? "running" : "stopped"))],
+    ["agent service", show(report.agent.serviceEnabled, (e) => (e ? "enabled" : "disabled"))],
+    ["backup in progress", show(report.agent.busy, (b) => (b === null ? "no" : `yes (lock held by pid ${b.pid ?? "?"})`))],
+    ["package held", show(report.agent.held, (h) => (h ? "yes" : "no"))],
+    ["daemon", show(report.daemon, (d) => (d === null ? "not running" : `running (pid ${d.pid})`))],
+    ["last check", report.lastCheck === null ? "never" : `${report.lastCheck.at}: ${report.lastCheck.result}`],
+    ["planned upgrade", report.plannedUpgrade === null ? "none" : `${report.plannedUpgrade.version} at ${report.plannedUpgrade.at}`],
+    ["rolled-back version", report.failedVersion === null ? "none" : `${report.failedVersion.version} at ${report.failedVersion.at}`],
+    ["last error", report.lastError === null ? "none" : `${report.lastError.at}: ${report.lastError.message}`]
+  ]
+  if (report.interruptedUpgrade !== null) {
+    const u = report.interruptedUpgrade
+    lines.push(["interrupted upgrade", `${u.previous} to ${u.target} before "${u.step}" (pid ${u.pid}); the next pass recovers it`])
+  }
+  const width = Math.max(...lines.map(([label]) => label.length))
+  return [
+    ...lines.map(([label, value]) => `${`${label}:`.padEnd(width + 2)}${value}`),
+    ...report.notes.map((note) => `note: ${note}`)
+  ].join("\n")
+}
+
+export const status = (options: { readonly pidfile: string; readonly json: boolean }) =>
+  Effect.flatMap(gather(options.pidfile), (report) =>
+    Console.log(options.json ? JSON.stringify(report) : formatText(report)))

@@ -1,0 +1,80 @@
+import { describe, expect, it } from "@effect/vitest"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import { AGENT_PID, SimulatedHostTag, UPDATER_PID } from "../../src/layers/SimulatedHost.js"
+import { formatText, gather } from "../../src/programs/Status.js"
+import { repositoryFiles, simulatedRun } from "../support/SimulatedRun.js"
+
+const PIDFILE = "/run/cloudbackup-updater.pid"
+const HOUR = 3_600_000
+
+describe("status", () => {
+  it.effect("reports versions, repository, agent, daemon and what the updater remembers", () =>
+    Effect.gen(function*() {
+      const host = yield* SimulatedHostTag
+      yield* host.startBackup(Duration.minutes(30))
+      yield* host.locks.holdAs(PIDFILE, UPDATER_PID)
+      const report = yield* gather(PIDFILE)
+      expect(report).toMatchObject({
+        installed: { value: "1.1.0-1" },
+        published: { value: "1.2.0" },
+        repository: { value: { base: "http://repo.test", configuredIn: "/etc/apt/sources.list.d/driveclient.list" } },
+        agent: { running: { value: true }, serviceEnabled: { value: true }, busy: { value: { pid: AGENT_PID } }, held: { value: true } },
+        daemon: { value: { pid: UPDATER_PID } },
+        plannedUpgrade: { version: "1.2.0", at: "1970-01-01T05:00:00.000Z" },
+        lastCheck: { at: "1970-01-01T01:00:00.000Z", result: "up to date (1.1.0-1)" },
+        failedVersion: null,
+        lastError: null,
+        interruptedUpgrade: null
+      })
+      expect(report.notes).toEqual([
+        "the driveclient package is held: it will not be upgraded",
+        "the daemon plans the upgrade at 1970-01-01T05:00:00.000Z (staged rollout)"
+      ])
+      const text = formatText(report)
+      expect(text).toContain("installed agent:     1.1.0-1\n")
+      expect(text).toContain("backup in progress:  yes (lock held by pid 4242)\n")
+      expect(text).toContain("daemon:              running (pid 5151)\n")
+      expect(text.split("\n").at(-1)).toBe("note: the daemon plans the upgrade at 1970-01-01T05:00:00.000Z (staged rollout)")
+      expect(yield* host.events).toEqual([
+        expect.objectContaining({ what: "agent starts a backup for 30m" })
+      ])
+    }).pipe(
+      Effect.provide(
+        simulatedRun({ installed: "1.1.0-1", agentRunning: true, offered: ["1.1.0-1", "1.2.0-1"], held: true }, repositoryFiles("1.2.0"), undefined, {
+          plannedUpgrade: { version: "1.2.0", at: 5 * HOUR },
+          lastCheck: { at: HOUR, result: "up to date (1.1.0-1)" }
+        })
+      )
+    ))
+
+  it.effect("a value that cannot be read is reported with why; the rest is still shown", () =>
+    Effect.gen(function*() {
+      const report = yield* gather(PIDFILE)
+      expect(report.published).toEqual({ error: "http://repo.test/version.txt: HTTP status 500" })
+      expect(report.installed).toEqual({ value: null })
+      expect(report.daemon).toEqual({ value: null })
+      expect(formatText(report)).toContain("published version:   unknown (http://repo.test/version.txt: HTTP status 500)\n")
+      expect(formatText(report)).toContain("installed agent:     not installed\n")
+    }).pipe(
+      Effect.provide(
+        simulatedRun({ installed: undefined, offered: [] }, { ...repositoryFiles("1.2.0"), "version.txt": { status: 500, body: "" } })
+      )
+    ))
+
+  it.effect("a pidfile naming another program is not a running daemon; a rolled-back version is explained", () =>
+    Effect.gen(function*() {
+      const host = yield* SimulatedHostTag
+      yield* host.locks.holdAs(PIDFILE, AGENT_PID)
+      const report = yield* gather(PIDFILE)
+      expect(report.daemon).toEqual({ value: null })
+      expect(report.notes).toEqual(["1.2.0 was rolled back (it did not stay running after the upgrade); waiting for a newer version"])
+      expect(report.agent.busy).toEqual({ value: null })
+    }).pipe(
+      Effect.provide(
+        simulatedRun({ installed: "1.1.0-1", agentRunning: true, offered: ["1.1.0-1", "1.2.0-1"] }, repositoryFiles("1.2.0"), undefined, {
+          failedVersion: { version: "1.2.0", at: 0, reason: "it did not stay running after the upgrade" }
+        })
+      )
+    ))
+})
