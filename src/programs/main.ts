@@ -1,7 +1,7 @@
 /** The executable: parses the command line, runs the chosen program on live layers, exits with the contract's status. */
 import * as Command from "@effect/cli/Command"
-import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
-import * as NodePath from "@effect/platform-node/NodePath"
+import * as FileSystem from "@effect/platform/FileSystem"
+import * as Path from "@effect/platform/Path"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as NodeTerminal from "@effect/platform-node/NodeTerminal"
 import * as Duration from "effect/Duration"
@@ -82,7 +82,9 @@ const cli = (argv: ReadonlyArray<string>) => {
     : Command.run(commands.simulate, { ...app, executable: "cloudbackup-updater simulate" })(sub)
 }
 
-const cliEnvironment = Layer.mergeAll(NodeFileSystem.layer, NodePath.layer, NodeTerminal.layer)
+// @effect/cli reads files only for file-typed arguments, which this command line has none of: a
+// file system that does nothing keeps Node's (and the streams it pulls in) out of the bundle.
+const cliEnvironment = Layer.mergeAll(FileSystem.layerNoop({}), Path.layer, NodeTerminal.layer)
 
 const program = withCliConsole(Effect.suspend(() => cli(process.argv))).pipe(Effect.provide(cliEnvironment))
 
