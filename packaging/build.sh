@@ -1,0 +1,181 @@
+#!/usr/bin/env bash
+# Builds the cloudbackup-updater packages from the bundle dist/cloudbackup-updater.js:
+#   dist/packages/cloudbackup-updater_<version>-<revision>_all.deb      (dpkg-deb)
+#   dist/packages/cloudbackup-updater-<version>-<revision>.noarch.rpm   (rpmbuild)
+# <version> is package.json's (a pre-release "-" becomes "~", which sorts before the release
+# in both formats). Run by "npm run package" after "npm run build"; needs node (with this
+# repository's node_modules, for the copyright file), dpkg-deb, rpmbuild, gzip.
+#
+# Environment:
+#   PACKAGE_REVISION    package revision / rpm release (default 1)
+#   PACKAGE_OUT_DIR     output directory (default dist/packages)
+#   PACKAGE_MAINTAINER  "Name <address>" for the deb Maintainer, the changelogs and the rpm Packager
+#   SOURCE_DATE_EPOCH   timestamp of the files and changelogs (default: the last commit's)
+set -euo pipefail
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+REPO=$(cd "$HERE/.." && pwd)
+cd "$REPO"
+
+NAME=cloudbackup-updater
+BUNDLE=dist/$NAME.js
+REVISION=${PACKAGE_REVISION:-1}
+OUT_DIR=${PACKAGE_OUT_DIR:-dist/packages}
+# A placeholder until the project names its maintainer: set PACKAGE_MAINTAINER for releases.
+MAINTAINER=${PACKAGE_MAINTAINER:-cloudbackup-updater maintainers <maintainers@cloudbackup-updater.invalid>}
+
+die() {
+    echo "packaging/build.sh: $*" >&2
+    exit 1
+}
+
+for tool in node dpkg-deb rpmbuild gzip md5sum; do
+    command -v "$tool" >/dev/null 2>&1 || die "$tool is missing (packaging/setup-host.sh installs what is needed)"
+done
+[ -f "$BUNDLE" ] || die "$BUNDLE is missing: run \"npm run build\" first"
+[ "$(head -n 1 "$BUNDLE")" = "#!/usr/bin/env node" ] || die "$BUNDLE does not start with #!/usr/bin/env node"
+[[ $REVISION =~ ^[0-9]+$ ]] || die "PACKAGE_REVISION must be a number, not \"$REVISION\""
+[[ $MAINTAINER =~ ^[^\<\>]+\ \<[^\<\>@\ ]+@[^\<\>@\ ]+\>$ ]] || die "PACKAGE_MAINTAINER must look like \"Name <address>\""
+
+NPM_VERSION=$(node -p 'require("./package.json").version')
+VERSION=${NPM_VERSION//-/\~}
+[[ $VERSION =~ ^[0-9]+(\.[0-9]+)*(~[0-9A-Za-z.]+)?$ ]] || die "package.json version \"$NPM_VERSION\" cannot be a package version"
+
+if [ -z "${SOURCE_DATE_EPOCH:-}" ]; then
+    SOURCE_DATE_EPOCH=$(git log -1 --format=%ct 2>/dev/null || stat -c %Y package.json)
+fi
+export SOURCE_DATE_EPOCH
+DEB_DATE=$(LC_ALL=C date -u -R -d "@$SOURCE_DATE_EPOCH")
+RPM_DATE=$(LC_ALL=C date -u -d "@$SOURCE_DATE_EPOCH" '+%a %b %d %Y')
+MAN_DATE=$(LC_ALL=C date -u -d "@$SOURCE_DATE_EPOCH" '+%Y-%m-%d')
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/$NAME-package.XXXXXX")
+trap 'rm -rf "$WORK"' EXIT
+umask 022
+
+# fill TEMPLATE OUT KEY=VALUE...: replaces @KEY@ with VALUE.
+fill() {
+    local template=$1 out=$2 expr=() pair
+    shift 2
+    for pair in "$@"; do
+        expr+=(-e "s|@${pair%%=*}@|${pair#*=}|g")
+    done
+    sed "${expr[@]}" "$template" >"$out"
+    if grep -q '@[A-Z_]*@' "$out"; then die "unfilled placeholder in $out"; fi
+}
+
+FIRST_YEAR=$(git log --reverse --format=%cd --date=format:%Y 2>/dev/null | head -n 1 || true)
+LAST_YEAR=$(date -u -d "@$SOURCE_DATE_EPOCH" +%Y)
+COPYRIGHT_YEARS=${FIRST_YEAR:-$LAST_YEAR}
+[ "$COPYRIGHT_YEARS" = "$LAST_YEAR" ] || COPYRIGHT_YEARS=$COPYRIGHT_YEARS-$LAST_YEAR
+COPYRIGHT_YEARS=$COPYRIGHT_YEARS node "$HERE/copyright.mjs" >"$WORK/copyright"
+
+# stage DIR FAMILY: the files both packages install, laid out for FAMILY (deb|rpm).
+stage() {
+    local dir=$1 family=$2 src options init unitdir restart
+    if [ "$family" = deb ]; then
+        src=$HERE/debian options=/etc/default/$NAME init=/etc/init.d/$NAME unitdir=/lib/systemd/system
+        restart="service $NAME restart"
+    else
+        src=$HERE/rpm options=/etc/sysconfig/$NAME init=/etc/rc.d/init.d/$NAME unitdir=/usr/lib/systemd/system
+        restart="systemctl restart $NAME (SysV: $init restart)"
+    fi
+    install -d "$dir/usr/bin" "$dir$unitdir" "$dir${init%/*}" "$dir${options%/*}" "$dir/etc/logrotate.d" \
+        "$dir/usr/share/man/man8"
+    install -m 0755 "$BUNDLE" "$dir/usr/bin/$NAME"
+    fill "$HERE/common/$NAME.service.in" "$dir$unitdir/$NAME.service" "ENVIRONMENT_FILE=$options"
+    chmod 0644 "$dir$unitdir/$NAME.service"
+    install -m 0755 "$src/$NAME.init" "$dir$init"
+    fill "$HERE/common/options.in" "$dir$options" "INIT_SCRIPT=$init" "RESTART_HINT=$restart"
+    chmod 0644 "$dir$options"
+    install -m 0644 "$HERE/common/$NAME.logrotate" "$dir/etc/logrotate.d/$NAME"
+    fill "$HERE/common/$NAME.8.in" "$WORK/$NAME.8" "DATE=$MAN_DATE" "VERSION=$VERSION" "OPTIONS_FILE=$options"
+    gzip -9n <"$WORK/$NAME.8" >"$dir/usr/share/man/man8/$NAME.8.gz"
+    chmod 0644 "$dir/usr/share/man/man8/$NAME.8.gz"
+}
+
+mkdir -p "$OUT_DIR"
+OUT_DIR=$(cd "$OUT_DIR" && pwd)
+
+# ---------------------------------------------------------------- .deb
+DEB_VERSION=$VERSION-$REVISION
+DEB_OUT=$OUT_DIR/${NAME}_${DEB_VERSION}_all.deb
+DEB=$WORK/deb
+stage "$DEB" deb
+install -d "$DEB/usr/share/doc/$NAME" "$DEB/usr/share/lintian/overrides" "$DEB/DEBIAN"
+install -m 0644 "$HERE/debian/lintian-overrides" "$DEB/usr/share/lintian/overrides/$NAME"
+install -m 0644 "$WORK/copyright" "$DEB/usr/share/doc/$NAME/copyright"
+cat >"$WORK/changelog.Debian" <<EOF
+$NAME ($DEB_VERSION) stable; urgency=medium
+
+  * Release $NPM_VERSION of cloudbackup-updater.
+
+ -- $MAINTAINER  $DEB_DATE
+EOF
+gzip -9n <"$WORK/changelog.Debian" >"$DEB/usr/share/doc/$NAME/changelog.Debian.gz"
+chmod 0644 "$DEB/usr/share/doc/$NAME/changelog.Debian.gz"
+
+for script in postinst prerm postrm; do
+    install -m 0755 "$HERE/debian/$script" "$DEB/DEBIAN/$script"
+done
+install -m 0644 "$HERE/debian/conffiles" "$DEB/DEBIAN/conffiles"
+(cd "$DEB" && find . -path ./DEBIAN -prune -o -type f -printf '%P\0' | LC_ALL=C sort -z | xargs -0 md5sum) \
+    >"$DEB/DEBIAN/md5sums"
+chmod 0644 "$DEB/DEBIAN/md5sums"
+INSTALLED_SIZE=$(du -k -s --apparent-size --exclude=DEBIAN "$DEB" | cut -f1)
+cat >"$DEB/DEBIAN/control" <<EOF
+Package: $NAME
+Version: $DEB_VERSION
+Architecture: all
+Maintainer: $MAINTAINER
+Installed-Size: $INSTALLED_SIZE
+Depends: nodejs (>= 18)
+Section: admin
+Priority: optional
+Description: keeps the driveclient backup agent installed and up to date
+ cloudbackup-updater configures the repository of the driveclient backup
+ agent (apt source and signing key), installs the agent when it is missing
+ and upgrades it to the version the repository publishes, without ever
+ stopping the agent during a backup, restore or cleanup.
+ .
+ The cloudbackup-updater service runs it as a daemon that checks every hour
+ and rolls new agent versions out over a few hours.
+EOF
+chmod 0644 "$DEB/DEBIAN/control"
+find "$DEB" -type d -exec chmod 0755 {} +
+find "$DEB" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
+dpkg-deb --root-owner-group -Zxz --build "$DEB" "$DEB_OUT" >/dev/null
+
+# ---------------------------------------------------------------- .rpm
+RPM_OUT=$OUT_DIR/$NAME-$VERSION-$REVISION.noarch.rpm
+RPM_STAGE=$WORK/rpm-stage
+TOP=$WORK/rpmbuild
+stage "$RPM_STAGE" rpm
+install -d "$RPM_STAGE/var/lib/$NAME" "$RPM_STAGE/usr/share/licenses/$NAME"
+install -m 0644 "$WORK/copyright" "$RPM_STAGE/usr/share/licenses/$NAME/copyright"
+find "$RPM_STAGE" -type d -exec chmod 0755 {} +
+mkdir -p "$TOP"/{BUILD,BUILDROOT,RPMS,SOURCES,SPECS,SRPMS}
+{
+    cat "$HERE/rpm/$NAME.spec"
+    printf '\n%%changelog\n* %s %s - %s-%s\n- Release %s of cloudbackup-updater.\n' \
+        "$RPM_DATE" "$MAINTAINER" "$VERSION" "$REVISION" "$NPM_VERSION"
+} >"$TOP/SPECS/$NAME.spec"
+rpmbuild -bb --quiet \
+    --define "_topdir $TOP" \
+    --define "_dbpath $WORK/rpmdb" \
+    --define "_buildhost reproducible" \
+    --define "_binary_payload w6.xzdio" \
+    --define "use_source_date_epoch_as_buildtime 1" \
+    --define "clamp_mtime_to_source_date_epoch 1" \
+    --define "packager $MAINTAINER" \
+    --define "pkg_version $VERSION" \
+    --define "pkg_release $REVISION" \
+    --define "stage_dir $RPM_STAGE" \
+    "$TOP/SPECS/$NAME.spec" >"$WORK/rpmbuild.log" 2>&1 || {
+    cat "$WORK/rpmbuild.log" >&2
+    die "rpmbuild failed"
+}
+mv "$TOP/RPMS/noarch/$NAME-$VERSION-$REVISION.noarch.rpm" "$RPM_OUT"
+
+echo "$DEB_OUT"
+echo "$RPM_OUT"
