@@ -108,12 +108,21 @@ export const make = (ownPid: number = process.pid): FileLockService => {
   }
 }
 
-/** Completes on the next change in the lock's directory; never fails (a failed watch just waits for the poll). */
+/**
+ * Completes on the next change to the lock file itself (other files in its directory, such as a
+ * lock being staged, do not count); never fails: a failed watch just waits for the poll. The
+ * watch is closed as soon as it fires, so that no watcher outlives its wait.
+ */
 const watchDirectory = (file: string): Effect.Effect<void> =>
   Effect.async<void>((resume) => {
+    const name = path.basename(file)
     let watcher: fs.FSWatcher | undefined
     try {
-      watcher = fs.watch(path.dirname(file), { persistent: false }, () => resume(Effect.void))
+      watcher = fs.watch(path.dirname(file), { persistent: false }, (_event, changed) => {
+        if (changed !== null && changed !== name) return
+        watcher?.close()
+        resume(Effect.void)
+      })
       watcher.on("error", () => watcher?.close())
     } catch {
       return

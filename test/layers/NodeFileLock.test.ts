@@ -86,4 +86,30 @@ describe("NodeFileLock", () => {
       expect(content).toBe(`${process.pid}\n`)
       expect(fs.existsSync(file)).toBe(false)
     }))
+
+  it.live("other files changing in the lock's directory do not wake the waiter", () =>
+    Effect.gen(function*() {
+      const file = tempLock()
+      fs.mkdirSync(path.dirname(file), { recursive: true })
+      fs.writeFileSync(file, `${process.ppid}\n`)
+      const live = NodeFileLock.make(process.pid)
+      let attempts = 0
+      const counting = { ...live, tryAcquire: (p: string) => Effect.suspend(() => (attempts++, live.tryAcquire(p))) }
+      const fiber = yield* FileLock.acquireScoped(file, { poll: Duration.minutes(10), onWait: () => Effect.void }).pipe(
+        Effect.scoped,
+        Effect.provideService(FileLock.FileLock, counting),
+        Effect.fork
+      )
+      yield* Effect.sleep(Duration.millis(100))
+      for (let i = 0; i < 50; i++) {
+        const other = path.join(path.dirname(file), `other.${i}`)
+        fs.writeFileSync(other, "x")
+        fs.unlinkSync(other)
+      }
+      yield* Effect.sleep(Duration.millis(200))
+      expect(attempts).toBe(1)
+      fs.unlinkSync(file)
+      yield* Fiber.join(fiber).pipe(Effect.timeout(Duration.seconds(5)))
+      expect(attempts).toBe(2)
+    }))
 })
