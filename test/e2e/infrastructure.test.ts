@@ -76,8 +76,8 @@ describe("repository server", () => {
     const body = await (await fetch(`${server.url}/big.deb`)).arrayBuffer()
     const ms = Date.now() - began
     expect(body.byteLength).toBe(1024 * 1024)
+    // A throttle can only make the transfer slower than 0.5 s, never faster: a lower bound is safe on a busy machine.
     expect(ms).toBeGreaterThanOrEqual(450)
-    expect(ms).toBeLessThan(2000)
     const [request] = server.requestsFor("/big.deb")
     expect(request?.finishedAt).toBeDefined()
   })

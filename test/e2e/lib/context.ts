@@ -3,6 +3,8 @@ import type { Fixtures } from "./fixtures.js"
 import type { RootImage, RootKind } from "./rootImage.js"
 
 export interface E2eContext {
+  /** The vitest main process's pid: tags this run's temp dirs. */
+  readonly runId: number
   readonly fixtures: Fixtures
   readonly images: Readonly<Record<RootKind, RootImage>>
 }

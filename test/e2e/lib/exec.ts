@@ -7,9 +7,12 @@ export interface ExecOptions {
   readonly input?: string
   /** Kills the process (SIGKILL) after this many ms; the result then has `timedOut`. */
   readonly timeoutMs?: number
+  /** How to show the command in messages (default: argv). */
+  readonly display?: ReadonlyArray<string>
 }
 
 export interface ExecResult {
+  /** The command as shown in messages. */
   readonly argv: ReadonlyArray<string>
   readonly pid: number
   /** Exit code, or null when killed by a signal. */
@@ -56,7 +59,7 @@ export const start = (
     child.on("close", (code, signal) => {
       clearTimeout(timer)
       resolve({
-        argv,
+        argv: options.display ?? argv,
         pid: child.pid ?? -1,
         code,
         signal,

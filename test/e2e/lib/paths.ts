@@ -9,7 +9,8 @@ export const SCRIPTS_DIR = path.join(E2E_DIR, "scripts")
 export const CACHE_DIR = path.join(E2E_DIR, ".cache")
 /** Rebuilt on every run: key, packages. */
 export const FIXTURES_DIR = path.join(CACHE_DIR, "fixtures")
-export const BUNDLE = path.join(REPO_ROOT, "dist", "cloudbackup-updater.js")
+/** The updater under test; E2E_UPDATER_BUNDLE runs the suite against another build. */
+export const BUNDLE = process.env["E2E_UPDATER_BUNDLE"] ?? path.join(REPO_ROOT, "dist", "cloudbackup-updater.js")
 /** Prefix of the per-test temporary directories (overlay roots, published repositories). */
 export const TMP_PREFIX = "driveclient-e2e-"
 

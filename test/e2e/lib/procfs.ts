@@ -70,3 +70,27 @@ export const openFds = async (pid: number): Promise<OpenFd[]> => {
 }
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
+
+/** CPU seconds (user + system) a live process has used so far; undefined once it is gone. */
+export const cpuSeconds = async (pid: number): Promise<number | undefined> => {
+  const stat = await readOrUndefined(`/proc/${pid}/stat`)
+  if (stat === undefined) return undefined
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
+  // utime and stime are fields 14 and 15 of stat (11 and 12 after the state), in clock ticks
+  // (USER_HZ, 100 on Linux).
+  return (Number(fields[11]) + Number(fields[12])) / 100
+}
+
+/** Samples a process's CPU time until it exits; `last()` is the final reading before that. */
+export const sampleCpu = (pid: number, everyMs = 100) => {
+  let last = 0
+  const timer = setInterval(() => {
+    void cpuSeconds(pid).then((s) => {
+      if (s !== undefined) last = s
+    })
+  }, everyMs)
+  return {
+    last: () => last,
+    stop: () => clearInterval(timer)
+  }
+}

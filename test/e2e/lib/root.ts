@@ -46,8 +46,9 @@ export class Root {
     private readonly mounts: string[]
   ) {}
 
-  static async mount(image: RootImage): Promise<Root> {
-    const tmp = await fs.mkdtemp(path.join(os.tmpdir(), `${TMP_PREFIX}${image.kind}-`))
+  /** `runId`: the pid of the vitest main process, so that cleanup can tell live runs apart. */
+  static async mount(image: RootImage, runId: number): Promise<Root> {
+    const tmp = await fs.mkdtemp(path.join(os.tmpdir(), `${TMP_PREFIX}${runId}-${image.kind}-`))
     const dir = path.join(tmp, "root")
     const upper = path.join(tmp, "upper")
     const work = path.join(tmp, "work")
@@ -99,17 +100,21 @@ export class Root {
     return [...CLOSE_FDS_THEN_EXEC, "chroot", this.dir, ...argv]
   }
 
+  private options(argv: ReadonlyArray<string>, options: ExecOptions): ExecOptions {
+    return { ...options, env: options.env ?? ROOT_ENV, display: ["chroot", this.dir, ...argv] }
+  }
+
   exec(argv: ReadonlyArray<string>, options: ExecOptions = {}): Promise<ExecResult> {
-    return exec(this.chrootArgv(argv), { ...options, env: options.env ?? ROOT_ENV })
+    return exec(this.chrootArgv(argv), this.options(argv, options))
   }
 
   execOk(argv: ReadonlyArray<string>, options: ExecOptions = {}): Promise<ExecResult> {
-    return execOk(this.chrootArgv(argv), { ...options, env: options.env ?? ROOT_ENV })
+    return execOk(this.chrootArgv(argv), this.options(argv, options))
   }
 
   /** Starts a command in the root; `pid` is that of the program itself (chroot execs it). */
   start(argv: ReadonlyArray<string>, options: ExecOptions = {}) {
-    return start(this.chrootArgv(argv), { ...options, env: options.env ?? ROOT_ENV })
+    return start(this.chrootArgv(argv), this.options(argv, options))
   }
 
   readFile(inRoot: string): Promise<string> {
@@ -174,15 +179,23 @@ const mountsUnder = async (dir: string): Promise<string[]> =>
     .map((line) => line.split(" ")[1] ?? "")
     .filter((target) => target === dir || target.startsWith(`${dir}/`))
 
-/** Cleans up after a run that died: kills processes in, and unmounts, any leftover e2e root. */
+/** The pid of the run that made an e2e temp dir, when its name carries one. */
+const ownerOf = (name: string): number | undefined => {
+  const pid = new RegExp(`^${TMP_PREFIX}(\\d+)-`).exec(name)?.[1]
+  return pid === undefined ? undefined : Number(pid)
+}
+
+/**
+ * Cleans up after runs that died: kills the processes in, unmounts and removes every e2e temp
+ * dir whose run is gone (or is this very process). Dirs of another live run are left alone.
+ */
 export const cleanupStaleRoots = async (): Promise<void> => {
-  const mounts = (await fs.readFile("/proc/self/mounts", "utf8"))
-    .split("\n")
-    .map((line) => line.split(" ")[1] ?? "")
-    .filter((target) => target.includes(`/${TMP_PREFIX}`))
-  const tmps = new Set<string>()
+  const tmps: string[] = []
   for (const name of await fs.readdir(os.tmpdir())) {
-    if (name.startsWith(TMP_PREFIX)) tmps.add(path.join(os.tmpdir(), name))
+    if (!name.startsWith(TMP_PREFIX)) continue
+    const owner = ownerOf(name)
+    if (owner !== undefined && owner !== process.pid && (await isAlive(owner))) continue
+    tmps.push(path.join(os.tmpdir(), name))
   }
   for (const tmp of tmps) {
     for (const pid of await processesRootedUnder(tmp)) {
@@ -191,9 +204,9 @@ export const cleanupStaleRoots = async (): Promise<void> => {
       } catch { /* gone */ }
     }
   }
-  if (tmps.size > 0) await sleep(200)
-  for (const target of mounts.reverse()) await umount(target)
+  if (tmps.length > 0) await sleep(200)
   for (const tmp of tmps) {
+    for (const target of (await mountsUnder(tmp)).reverse()) await umount(target)
     if ((await mountsUnder(tmp)).length === 0) await fs.rm(tmp, { recursive: true, force: true })
   }
 }

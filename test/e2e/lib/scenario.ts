@@ -2,6 +2,7 @@
  * One test's world: a fresh root of the package manager's kind, a repository server, and the
  * operations a scenario needs (publish, set the agent up, run the updater, observe).
  */
+import { readFileSync } from "node:fs"
 import * as fs from "node:fs/promises"
 import * as path from "node:path"
 import { afterEach, inject } from "vitest"
@@ -15,6 +16,19 @@ import { isAlive } from "./procfs.js"
 import { Publisher } from "./publish.js"
 import { RepoServer } from "./repoServer.js"
 import { Root } from "./root.js"
+
+/**
+ * Shortens the updater's post-upgrade health watch (default 30 s, which would make every
+ * running-agent upgrade take 30 s) when the bundle has that option; a fixture agent that
+ * survives 3 s is healthy enough for these scenarios.
+ */
+const speedArgs = (): string[] => {
+  try {
+    return readFileSync(BUNDLE, "utf8").includes('"health-grace"') ? ["--health-grace", "3"] : []
+  } catch {
+    return []
+  }
+}
 
 export interface UpdaterOptions {
   /** Base URI passed with -r (default: this scenario's server). */
@@ -48,8 +62,8 @@ export class Scenario {
   }
 
   static async create(pm: Pm): Promise<Scenario> {
-    const { fixtures, images } = inject("e2e")
-    const root = await Root.mount(images[opsFor(pm).rootKind])
+    const { fixtures, images, runId } = inject("e2e")
+    const root = await Root.mount(images[opsFor(pm).rootKind], runId)
     try {
       return new Scenario(pm, fixtures, root, await RepoServer.start())
     } catch (error) {
@@ -116,6 +130,7 @@ export class Scenario {
       this.pm,
       "--service-manager",
       "sysv",
+      ...speedArgs(),
       ...(options.args ?? [])
     ]
   }
