@@ -17,6 +17,7 @@ import { ShutdownInhibitor } from "../services/ShutdownInhibitor.js"
 import { StateStore } from "../services/StateStore.js"
 import { UpdaterConfig } from "../services/UpdaterConfig.js"
 import { holdAgentLock } from "./AgentLock.js"
+import { isUpdater } from "./Pidfile.js"
 import { rollBackUnlessHealthy } from "./HealthCheck.js"
 import { clearJournal, journalStep, recoverInterruptedUpgrade } from "./Recovery.js"
 
@@ -171,6 +172,8 @@ const passOnce = (options: PassOptions) =>
     const packages = yield* PackageManager
     yield* FileLock.acquireScoped(config.passLock, {
       poll: config.lockPoll,
+      // Only an updater writes this lock: anything else in it (a dead pid, a reused one, no pid) is stale.
+      owns: isUpdater,
       onWait: (pid) => Effect.logInfo(`another update pass (pid ${pid ?? "?"}) is running; waiting for it`)
     })
     yield* recoverInterruptedUpgrade

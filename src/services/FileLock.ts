@@ -62,10 +62,17 @@ export interface FileLockService {
 
 export class FileLock extends Context.Tag("cloudbackup-updater/FileLock")<FileLock, FileLockService>() {}
 
-/** Holds `path` for the scope; waits while a live process holds it, reclaims it from a dead one. */
+/**
+ * Holds `path` for the scope; waits while its holder `owns` it (by default: while the holder
+ * lives), and reclaims it from one that does not.
+ */
 export const acquireScoped = (
   path: string,
-  options: { readonly poll: Duration.DurationInput; readonly onWait: (pid: number | undefined) => Effect.Effect<void> }
+  options: {
+    readonly poll: Duration.DurationInput
+    readonly onWait: (pid: number | undefined) => Effect.Effect<void>
+    readonly owns?: (holder: Holder) => boolean
+  }
 ): Effect.Effect<void, LockError, FileLock | Scope.Scope> =>
   Effect.gen(function*() {
     const locks = yield* FileLock
@@ -74,8 +81,8 @@ export const acquireScoped = (
       Effect.as(true),
       Effect.catchTag("LockHeld", (held) =>
         Effect.gen(function*() {
-          if (yield* locks.breakStale(path)) {
-            yield* Effect.logWarning(`removed stale lock ${path} left by dead pid ${held.pid ?? "(none)"}`)
+          if (yield* locks.breakStale(path, options.owns)) {
+            yield* Effect.logWarning(`removed the stale lock ${path} (pid ${held.pid ?? "none"} no longer holds it)`)
             return false
           }
           if (!announced) {

@@ -2,7 +2,6 @@
  * One test's world: a fresh root of the package manager's kind, a repository server, and the
  * operations a scenario needs (publish, set the agent up, run the updater, observe).
  */
-import { readFileSync } from "node:fs"
 import * as fs from "node:fs/promises"
 import * as path from "node:path"
 import { afterEach, inject } from "vitest"
@@ -19,16 +18,9 @@ import { Root } from "./root.js"
 
 /**
  * Shortens the updater's post-upgrade health watch (default 30 s, which would make every
- * running-agent upgrade take 30 s) when the bundle has that option; a fixture agent that
- * survives 3 s is healthy enough for these scenarios.
+ * running-agent upgrade take 30 s): a fixture agent that survives 3 s is healthy enough here.
  */
-const speedArgs = (): string[] => {
-  try {
-    return readFileSync(BUNDLE, "utf8").includes('"health-grace"') ? ["--health-grace", "3"] : []
-  } catch {
-    return []
-  }
-}
+const SPEED_ARGS = ["--health-grace", "3"]
 
 export interface UpdaterOptions {
   /** Base URI passed with -r (default: this scenario's server). */
@@ -130,7 +122,7 @@ export class Scenario {
       this.pm,
       "--service-manager",
       "sysv",
-      ...speedArgs(),
+      ...SPEED_ARGS,
       ...(options.args ?? [])
     ]
   }
