@@ -204,12 +204,27 @@ export const make = (options: AptOptions) =>
           "--no-install-recommends",
           ...TRANSACTION_OPTIONS
         ], TRANSACTION_TIMEOUT)
-        const left = unfinishedState(yield* dpkgQuery)
-        if (Option.isSome(left)) {
-          return yield* new PackageManagerError({
-            operation: "repair",
-            detail: `${AGENT_PACKAGE} is still ${left.value} after ${done.join(" and ")}`
-          })
+        // A package killed in its preinst stays half-installed: only reinstalling its version mends it.
+        const stuck = dpkgPackages(yield* dpkgQuery).find(({ state }) => UNFINISHED_STATES.has(state))
+        if (stuck !== undefined) {
+          done.push(`apt-get install --reinstall ${AGENT_PACKAGE}=${stuck.version}`)
+          yield* apt("apt-get install --reinstall", [
+            "apt-get",
+            "install",
+            "-y",
+            "--reinstall",
+            "--allow-downgrades",
+            "--no-install-recommends",
+            ...TRANSACTION_OPTIONS,
+            `${AGENT_PACKAGE}=${stuck.version}`
+          ], TRANSACTION_TIMEOUT)
+          const left = unfinishedState(yield* dpkgQuery)
+          if (Option.isSome(left)) {
+            return yield* new PackageManagerError({
+              operation: "repair",
+              detail: `${AGENT_PACKAGE} is still ${left.value} after ${done.join(" and ")}`
+            })
+          }
         }
       }
       return Option.some(done.join(", then "))
@@ -272,7 +287,8 @@ export const make = (options: AptOptions) =>
 
       download: apt(
         "apt-get install -d",
-        ["apt-get", "install", "-y", "-d", "--no-install-recommends", AGENT_PACKAGE],
+        // It takes dpkg's frontend lock too: wait for another apt or dpkg as a transaction does.
+        ["apt-get", "install", "-y", "-d", "--no-install-recommends", "-o", "DPkg::Lock::Timeout=300", AGENT_PACKAGE],
         FETCH_TIMEOUT
       ).pipe(Effect.asVoid),
 

@@ -21,6 +21,18 @@ const attempt = <A>(file: string, operation: string, f: () => A): Effect.Effect<
 
 const isMissing = (error: unknown) => (error as NodeJS.ErrnoException).code === "ENOENT"
 
+/** Files a killed process left beside the lock while taking or breaking it (`x.lock.<pid>.new`, `x.lock.stale.<pid>`). */
+const removeLeftovers = (file: string) => {
+  const prefix = `${path.basename(file)}.`
+  for (const entry of fs.readdirSync(path.dirname(file))) {
+    if (!entry.startsWith(prefix)) continue
+    const match = /^(\d+)\.new$|^stale\.(\d+)$/.exec(entry.slice(prefix.length))
+    if (match !== null && !isProcessAlive(Number(match[1] ?? match[2]))) {
+      fs.rmSync(path.join(path.dirname(file), entry), { force: true })
+    }
+  }
+}
+
 const describeHolder = (pid: number | undefined): Holder => {
   const alive = pid === undefined || isProcessAlive(pid)
   return { pid, alive, command: pid !== undefined && alive ? processCommandLine(pid) : undefined }
@@ -43,6 +55,7 @@ export const make = (ownPid: number = process.pid): FileLockService => {
       Effect.flatMap(
         attempt(file, "create", () => {
           fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o755 })
+          removeLeftovers(file)
           // Written aside and linked into place, so the lock never exists without its pid.
           const staging = `${file}.${ownPid}.new`
           fs.writeFileSync(staging, `${ownPid}\n`, { mode: 0o644 })

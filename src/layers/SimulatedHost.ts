@@ -44,6 +44,8 @@ export interface SimulatedHostOptions {
   readonly serviceEnabled?: boolean
   /** A transaction was interrupted: the package database needs repair. */
   readonly interruptedTransaction?: boolean
+  /** The repair of an interrupted transaction fails with this package manager error. */
+  readonly failingRepair?: string | undefined
 }
 
 export interface HostEvent {
@@ -203,6 +205,10 @@ export const make = (options: SimulatedHostOptions) =>
       repair: Effect.gen(function*() {
         const s = yield* Ref.get(state)
         if (!s.interruptedTransaction) return Option.none()
+        if (options.failingRepair !== undefined) {
+          yield* record(`repair failed: ${options.failingRepair}`)
+          return yield* Effect.fail(new PackageManagerError({ operation: "repair", detail: options.failingRepair }))
+        }
         yield* Ref.update(state, (current) => ({ ...current, interruptedTransaction: false }))
         yield* record("interrupted transaction repaired")
         return Option.some("dpkg --configure -a")

@@ -11,6 +11,7 @@ import * as Schedule from "effect/Schedule"
 import { upstreamOf } from "../domain/Version.js"
 import { AgentService } from "../services/AgentService.js"
 import { PackageManager } from "../services/PackageManager.js"
+import { Repository } from "../services/Repository.js"
 import type { JournalStep, StateStoreError } from "../services/StateStore.js"
 import { StateStore } from "../services/StateStore.js"
 import { UpdaterConfig } from "../services/UpdaterConfig.js"
@@ -54,6 +55,8 @@ export const rollBackUnlessHealthy = (options: {
     yield* Effect.logError(`the agent ${options.target} did not stay running; rolling back to ${options.previous}`)
     yield* options.step("rollback", true)
     if (yield* agent.isRunning) yield* agent.stop
+    // Metadata that names the previous version; without it, what the package manager has will have to do.
+    yield* packages.refresh((yield* Repository).base).pipe(Effect.catchAll((error) => Effect.logWarning(error.message)))
     yield* Effect.uninterruptible(packages.installVersion(options.previous))
     yield* agent.start
     const at = yield* Clock.currentTimeMillis

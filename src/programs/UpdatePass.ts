@@ -158,7 +158,10 @@ const upgradeAgent = (installed: string, published: string) =>
     }
     yield* Effect.logInfo(`upgraded the agent from ${installed} to ${version}`)
     return PassOutcome.Upgraded({ from: installed, to: version, agentWasRunning: running })
-  }).pipe(Effect.ensuring(clearJournal))
+  }).pipe(
+    // A failed upgrade keeps its journal: the next pass finishes what it left (see Recovery).
+    Effect.tap(() => clearJournal)
+  )
 
 export interface PassOptions {
   /** Upgrade an old agent; when false, the pass reports `Behind` instead (the daemon's rollout delay). */

@@ -44,9 +44,19 @@ export interface ShellService {
 
 export class Shell extends Context.Tag("cloudbackup-updater/Shell")<Shell, ShellService>() {}
 
-/** The last non-empty line of a command's error output, for one-line error messages. */
+/** Error lines by how much they say: apt's `E:`, then dnf's and rpm's `Error:`, then any `Error …`. */
+const ERROR_LINES = [/^E: /, /^(Error|error): /, /^(Error|error)\b/]
+
+/**
+ * The line of a failed command's output that names its error, for one-line messages: the last of
+ * the most telling kind (not apt's closing "Errors were encountered while processing:"), else the
+ * last line it printed.
+ */
 export const lastLine = (result: CommandResult): string => {
   const lines = `${result.stderr}\n${result.stdout}`.split("\n").map((line) => line.trim()).filter(Boolean)
-  const errors = lines.filter((line) => /^(E:|Error|error:)/.test(line))
-  return errors.at(-1) ?? lines.at(-1) ?? `exit status ${result.exitCode}`
+  for (const kind of ERROR_LINES) {
+    const line = lines.filter((candidate) => kind.test(candidate)).at(-1)
+    if (line !== undefined) return line
+  }
+  return lines.at(-1) ?? `exit status ${result.exitCode}`
 }

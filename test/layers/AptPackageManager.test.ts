@@ -11,6 +11,7 @@ import {
   APT_INSTALL,
   APT_SHOWHOLD,
   aptInstallVersion,
+  aptReinstallVersion,
   aptUpdate,
   DPKG_AUDIT,
   DPKG_CONFIGURE_ALL,
@@ -502,10 +503,12 @@ describe("AptPackageManager.repair", () => {
       expect(yield* packages.repair).toEqual(Option.none())
     }))
 
-  it.scoped("a half-installed agent, which dpkg cannot configure, is fixed by apt-get install -f", () =>
+  it.scoped("a half-installed agent, which neither dpkg nor apt-get install -f mends, is reinstalled at its version", () =>
     Effect.gen(function*() {
       const { host, packages } = yield* withFakeHost({ installed: "1.2.0-1", dpkgState: "half-installed" })
-      expect(yield* packages.repair).toEqual(Option.some("dpkg --configure -a, then apt-get install -f"))
+      expect(yield* packages.repair).toEqual(
+        Option.some("dpkg --configure -a, then apt-get install -f, then apt-get install --reinstall driveclient=1.2.0-1")
+      )
       expect((yield* host.state).installed).toEqual({ version: "1.2.0-1", dpkgState: "installed" })
       const transcript = yield* host.transcript
       expect(transcript.map((entry) => entry.argv)).toEqual([
@@ -513,6 +516,8 @@ describe("AptPackageManager.repair", () => {
         DPKG_QUERY,
         DPKG_CONFIGURE_ALL,
         APT_FIX_BROKEN,
+        DPKG_QUERY,
+        aptReinstallVersion("1.2.0-1"),
         DPKG_QUERY
       ])
       expect(transcript[2]!.exit).toBe(1)
@@ -554,7 +559,7 @@ describe("AptPackageManager.repair", () => {
       })
       const error = yield* Effect.flip(packages.repair)
       expect(error.message).toBe(
-        "repair failed: driveclient is still half-installed after dpkg --configure -a and apt-get install -f"
+        "repair failed: driveclient is still half-installed after dpkg --configure -a and apt-get install -f and apt-get install --reinstall driveclient=1.2.0-1"
       )
     }))
 

@@ -112,4 +112,16 @@ describe("NodeFileLock", () => {
       yield* Fiber.join(fiber).pipe(Effect.timeout(Duration.seconds(5)))
       expect(attempts).toBe(2)
     }))
+
+  it.effect("files a killed process left beside the lock are cleared; a live one's are kept", () =>
+    Effect.gen(function*() {
+      const file = tempLock()
+      fs.mkdirSync(path.dirname(file), { recursive: true })
+      const dead = deadPid()
+      const litter = [`x.lock.${dead}.new`, `x.lock.stale.${dead}`]
+      const kept = [`x.lock.${process.pid}.new`, "x.lock.notes", "other.lock.123.new"]
+      for (const name of [...litter, ...kept]) fs.writeFileSync(path.join(path.dirname(file), name), "")
+      yield* NodeFileLock.make(4321).tryAcquire(file)
+      expect(fs.readdirSync(path.dirname(file)).sort()).toEqual([...kept, "x.lock"].sort())
+    }))
 })

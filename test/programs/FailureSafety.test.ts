@@ -91,6 +91,52 @@ describe("recovery from an updater that died half-way", () => {
     ))
 })
 
+describe("recovery that cannot finish everything", () => {
+  const journal = (step: "transaction" | "health-check") => ({
+    journal: { pid: DEAD_UPDATER, step, previous: "1.1.0-1", target: "1.2.0-1", agentWasRunning: true, holdsAgentLock: true }
+  })
+
+  it.effect("a package state that cannot be repaired still gets its lock released and the agent started; the pass fails", () =>
+    Effect.gen(function*() {
+      const host = yield* SimulatedHostTag
+      yield* host.locks.holdAs(AGENT_LOCK, DEAD_UPDATER)
+      const result = yield* passWithin(Duration.minutes(5))
+      expect(result._tag === "Left" && result.left.message).toBe("repair failed: dpkg: error: driveclient is half-installed")
+      expect(yield* host.state).toMatchObject({ installed: "1.1.0-1", agentRunning: true })
+      expect(yield* host.locks.held).toEqual(new Map())
+      expect((yield* (yield* StateStore).get).journal?.step).toBe("transaction")
+    }).pipe(
+      Effect.provide(
+        simulatedRun(
+          { ...OLD_RUNNING, agentRunning: false, interruptedTransaction: true, failingRepair: "dpkg: error: driveclient is half-installed" },
+          repositoryFiles("1.2.0"),
+          undefined,
+          journal("transaction")
+        )
+      )
+    ))
+
+  it.effect("an updater killed during the health check: the new agent is checked again and rolled back when it does not stay up", () =>
+    Effect.gen(function*() {
+      const host = yield* SimulatedHostTag
+      const result = yield* passWithin(Duration.minutes(5))
+      expect(result._tag === "Left" && result.left.message).toBe(
+        "the agent 1.2.0-1 did not stay running for 10s; rolled back to 1.1.0-1"
+      )
+      expect(yield* host.state).toMatchObject({ installed: "1.1.0-1", agentRunning: true })
+      expect((yield* (yield* StateStore).get).failedVersion?.version).toBe("1.2.0")
+    }).pipe(
+      Effect.provide(
+        simulatedRun(
+          { installed: "1.2.0-1", agentRunning: false, offered: ["1.1.0-1", "1.2.0-1"], crashingVersions: ["1.2.0-1"] },
+          repositoryFiles("1.2.0"),
+          undefined,
+          journal("health-check")
+        )
+      )
+    ))
+})
+
 describe("health check after an upgrade", () => {
   it.effect("an agent that exits at once is rolled back, started, and its version not tried again", () =>
     Effect.gen(function*() {
@@ -103,10 +149,12 @@ describe("health check after an upgrade", () => {
       expect(yield* host.locks.held).toEqual(new Map())
       const state = yield* (yield* StateStore).get
       expect(state.failedVersion?.version).toBe("1.2.0")
-      expect(state.journal).toBeUndefined()
+      // The failed upgrade keeps its journal; the next pass finds the old agent healthy and clears it.
+      expect(state.journal?.step).toBe("rollback")
 
       const again = yield* passWithin(Duration.minutes(5))
       expect(again._tag === "Right" && again.right._tag).toBe("Skipped")
+      expect((yield* (yield* StateStore).get).journal).toBeUndefined()
       expect((yield* whats).filter((w) => w.startsWith("transaction: install driveclient 1.2.0-1"))).toHaveLength(1)
     }).pipe(Effect.provide(simulatedRun({ ...OLD_RUNNING, crashingVersions: ["1.2.0-1"] }))))
 

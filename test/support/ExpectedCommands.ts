@@ -42,7 +42,16 @@ export const aptUpdate = (sourcesFile: string): Argv => [
   "APT::Get::List-Cleanup=0"
 ]
 
-export const APT_DOWNLOAD: Argv = ["apt-get", "install", "-y", "-d", "--no-install-recommends", "driveclient"]
+export const APT_DOWNLOAD: Argv = [
+  "apt-get",
+  "install",
+  "-y",
+  "-d",
+  "--no-install-recommends",
+  "-o",
+  "DPkg::Lock::Timeout=300",
+  "driveclient"
+]
 export const APT_INSTALL: Argv = [
   "apt-get",
   "install",
@@ -138,6 +147,21 @@ export const aptInstallVersion = (version: string): Argv => [
   "-y",
   "--no-install-recommends",
   "--allow-downgrades",
+  "-o",
+  "DPkg::Lock::Timeout=300",
+  "-o",
+  "Dpkg::Options::=--force-confdef",
+  "-o",
+  "Dpkg::Options::=--force-confold",
+  `driveclient=${version}`
+]
+export const aptReinstallVersion = (version: string): Argv => [
+  "apt-get",
+  "install",
+  "-y",
+  "--reinstall",
+  "--allow-downgrades",
+  "--no-install-recommends",
   "-o",
   "DPkg::Lock::Timeout=300",
   "-o",

@@ -247,7 +247,7 @@ export const make = (init: FakeHostInit = {}): Effect.Effect<FakeHostService> =>
       })
 
     const APT_UPDATE_RESTRICTED = ["-o", "Dir::Etc::sourceparts=-", "-o", "APT::Get::List-Cleanup=0"]
-    const APT_DOWNLOAD = ["install", "-y", "-d", "--no-install-recommends", PACKAGE]
+    const APT_DOWNLOAD = ["install", "-y", "-d", "--no-install-recommends", "-o", "DPkg::Lock::Timeout=300", PACKAGE]
     const APT_INSTALL = [
       "install",
       "-y",
@@ -264,6 +264,14 @@ export const make = (init: FakeHostInit = {}): Effect.Effect<FakeHostService> =>
     const APT_TRANSACTION_OPTIONS = APT_INSTALL.slice(3, 9)
     const APT_FIX_BROKEN = ["install", "-y", "-f", "--no-install-recommends", ...APT_TRANSACTION_OPTIONS]
     const APT_INSTALL_VERSION_PREFIX = ["install", "-y", "--no-install-recommends", "--allow-downgrades", ...APT_TRANSACTION_OPTIONS]
+    const APT_REINSTALL_VERSION_PREFIX = [
+      "install",
+      "-y",
+      "--reinstall",
+      "--allow-downgrades",
+      "--no-install-recommends",
+      ...APT_TRANSACTION_OPTIONS
+    ]
     const heldError = result(
       100,
       `The following held packages will be changed:\n  ${PACKAGE}\n`,
@@ -300,7 +308,9 @@ export const make = (init: FakeHostInit = {}): Effect.Effect<FakeHostService> =>
         const state = yield* get
         if (state.failures.repair !== undefined) return result(100, "Correcting dependencies... Done\n", `${state.failures.repair}\n`)
         yield* takeTime(argv, state.transactionMillis, options)
-        const unfinished = state.installed !== undefined && UNFINISHED.has(state.installed.dpkgState)
+        // Like real apt: it configures what was unpacked, but cannot mend a package killed in its preinst.
+        const unfinished = state.installed !== undefined && UNFINISHED.has(state.installed.dpkgState) &&
+          state.installed.dpkgState !== "half-installed"
         yield* set((s) => ({
           ...s,
           dpkgAudit: "",
@@ -320,7 +330,7 @@ export const make = (init: FakeHostInit = {}): Effect.Effect<FakeHostService> =>
         const state = yield* get
         if (sameArgs(args, APT_FIX_BROKEN)) return yield* aptFixBroken(argv, options)
         const pinned = args.at(-1)?.startsWith(`${PACKAGE}=`) === true &&
-          sameArgs(args.slice(0, -1), APT_INSTALL_VERSION_PREFIX)
+          (sameArgs(args.slice(0, -1), APT_INSTALL_VERSION_PREFIX) || sameArgs(args.slice(0, -1), APT_REINSTALL_VERSION_PREFIX))
         if (pinned) return yield* aptInstallVersion(argv, args.at(-1)!.slice(PACKAGE.length + 1), options)
         const isUpdate = sameArgs(args, ["update"]) ||
           (args.length === 7 && args[0] === "update" && args[1] === "-o" &&

@@ -5,6 +5,8 @@ export type AgentEvent =
   /** `lockOwner`: the pid in the backup lock when the agent stopped, undefined when there was none. */
   | { readonly at: number; readonly kind: "down"; readonly version: string; readonly lockOwner: number | undefined }
   | { readonly at: number; readonly kind: "lock" | "unlock"; readonly pid: number }
+  /** The daemon died on its own (the crashing-agent fixture variant). */
+  | { readonly at: number; readonly kind: "crash"; readonly version: string; readonly pid: number }
 
 export const parseEvents = (text: string): AgentEvent[] =>
   text
@@ -23,6 +25,8 @@ export const parseEvents = (text: string): AgentEvent[] =>
         case "lock":
         case "unlock":
           return { at: time, kind, pid: Number(a) }
+        case "crash":
+          return { at: time, kind, version: a, pid: Number(b) }
         default:
           throw new Error(`unexpected agent event line: ${line}`)
       }

@@ -9,6 +9,11 @@ export interface ExecOptions {
   readonly timeoutMs?: number
   /** How to show the command in messages (default: argv). */
   readonly display?: ReadonlyArray<string>
+  /**
+   * Starts the process in a session and process group of its own (its pid is the group's id),
+   * so that it can be killed together with everything it started: `kill(-pid, signal)`.
+   */
+  readonly detached?: boolean
 }
 
 export interface ExecResult {
@@ -38,6 +43,7 @@ export const start = (
   const child = spawn(command, args, {
     env: options.env ?? process.env,
     cwd: options.cwd,
+    detached: options.detached ?? false,
     stdio: ["pipe", "pipe", "pipe"]
   })
   let stdout = ""

@@ -1,0 +1,238 @@
+/**
+ * Issue 6, faults 2-6 (fault 1, the killed updater, is faults-kill.test.ts): a package whose
+ * maintainer script fails, a new agent that does not stay running, a stale backup lock, the
+ * package manager's lock held by another program, a package held by the administrator. Each
+ * ends with the agent running if it was running before, no backup lock, no pass lock, and no
+ * process of the updater's left.
+ */
+import { describe, expect, it } from "vitest"
+import { stopsWhileAgentLocked } from "./lib/events.js"
+import { describeResult, type ExecResult } from "./lib/exec.js"
+import {
+  deadPid,
+  eventSummary,
+  expectNoJournal,
+  expectPackagesClean,
+  expectSafeEnd,
+  holdPackageLock,
+  lines,
+  packageState,
+  runningAgentVersion,
+  runStatus,
+  statusJson
+} from "./lib/faults.js"
+import type { Build } from "./lib/fixtures.js"
+import { PMS, upstream } from "./lib/packageManagers.js"
+import { IN_ROOT } from "./lib/paths.js"
+import { type Scenario, useScenarios } from "./lib/scenario.js"
+
+const summary = eventSummary
+
+/** The running 1.0.0 agent, with `target` published as 1.1.0 beside 1.0.0 (the rollback target). */
+const oldRunningAgent = async (s: Scenario, target: Build) => {
+  await s.publish(["1.0.0", target], "1.1.0")
+  await s.configureRepo()
+  await s.installAgent("1.0.0", { running: true })
+  return s.snapshot()
+}
+
+/** The one line the updater prints about a failure (its last stderr line, "cloudbackup-updater: ..."). */
+const failureLine = (run: ExecResult) => lines({ ...run, stdout: "" }).at(-1) ?? ""
+
+/**
+ * The package manager's own error line about the failed script: apt-get's "E:" line (or
+ * dpkg's "error processing" line); rpm's scriptlet error or dnf's "Error:" line.
+ */
+const PACKAGE_MANAGER_ERROR = {
+  apt: /^cloudbackup-updater: .*(E: Sub-process \/usr\/bin\/dpkg returned an error code \(1\)|dpkg: error processing .*driveclient.*)$/,
+  dnf: /^cloudbackup-updater: .*(Error: Transaction failed|error: %prein\(driveclient-1\.1\.0-1\.el9\.x86_64\) scriptlet failed, exit status 1)$/
+} as const
+
+describe.each(PMS)("a failing maintainer script with %s", (pm) => {
+  const scenarios = useScenarios()
+
+  it("preinst fails on upgrade: exit 1 with the package manager's error, the old agent runs again", async () => {
+    const s = await scenarios.create(pm)
+    const before = await oldRunningAgent(s, "1.1.0-failing-preinst")
+
+    const run = await s.runUpdater()
+    expect(run.code, describeResult(run)).toBe(1)
+    expect.soft(failureLine(run), describeResult(run)).toMatch(PACKAGE_MANAGER_ERROR[pm])
+    expect(await s.installedVersion(), "the package manager kept the old version").toBe(before.version)
+    expect(await runningAgentVersion(s), "the old agent runs again").toBe("1.0.0")
+    expect(summary((await s.events()).slice(before.events))).toEqual(["down 1.0.0", "up 1.0.0"])
+    await expectPackagesClean(s)
+    await expectNoJournal(s)
+    await expectSafeEnd(s, { wasRunning: true })
+    console.info(`[faults ${pm}] failing preinst: ${failureLine(run)}; package: ${await packageState(s)}`)
+  })
+
+  it("postinst fails on upgrade: the agent runs again whatever the package manager left", async () => {
+    const s = await scenarios.create(pm)
+    const before = await oldRunningAgent(s, "1.1.0-failing-postinst")
+
+    const run = await s.runUpdater()
+    const after = {
+      package: await packageState(s),
+      agent: await runningAgentVersion(s),
+      events: summary((await s.events()).slice(before.events))
+    }
+    console.info(
+      `[faults ${pm}] failing postinst: exit ${run.code}, ${failureLine(run)}; package: ${after.package}; ` +
+        `agent ${after.agent} running; events ${after.events.join(", ")}`
+    )
+    await expectSafeEnd(s, { wasRunning: true })
+    await expectNoJournal(s)
+    if (pm === "apt") {
+      // dpkg has unpacked the new files and fails to configure them: apt-get fails, the updater
+      // exits 1 with its error line, and the agent that runs again is the one on disk, 1.1.0.
+      expect(run.code, describeResult(run)).toBe(1)
+      expect.soft(failureLine(run), describeResult(run)).toMatch(PACKAGE_MANAGER_ERROR.apt)
+      expect(after.agent).toBe("1.1.0")
+    } else {
+      // rpm treats a failing %post as a warning ("Error in POSTIN scriptlet"): dnf completes the
+      // upgrade and exits 0, so for the updater the upgrade succeeded.
+      expect(run.code, describeResult(run)).toBe(0)
+      expect(upstream(await s.installedVersion())).toBe("1.1.0")
+      expect(after.agent).toBe("1.1.0")
+      await expectPackagesClean(s)
+    }
+
+    // The next run must not call it done while the package manager has the agent half-done:
+    // it finishes the package (retrying its configuration) or fails saying so.
+    const next = await s.runUpdater()
+    console.info(`[faults ${pm}] the run after it: exit ${next.code}: ${lines(next).join(" | ")}; package: ${await packageState(s)}`)
+    await expectSafeEnd(s, { wasRunning: true })
+    if (next.code === 0) await expectPackagesClean(s)
+    else expect(failureLine(next), describeResult(next)).toMatch(/^cloudbackup-updater: .*dpkg/)
+  })
+})
+
+describe.each(PMS)("a new agent that does not stay running, with %s", (pm) => {
+  const scenarios = useScenarios()
+
+  it("is rolled back and started, not retried, and a newer good version is installed", async () => {
+    const s = await scenarios.create(pm)
+    const before = await oldRunningAgent(s, "1.1.0-crashing-agent")
+
+    const run = await s.runUpdater()
+    expect(run.code, describeResult(run)).toBe(1)
+    expect(failureLine(run), describeResult(run)).toMatch(
+      new RegExp(`did not stay running .*rolled back to ${before.version!.replace(/\./g, "\\.")}$`)
+    )
+    expect(await s.installedVersion(), "rolled back").toBe(before.version)
+    expect(await runningAgentVersion(s), "the previous agent runs again").toBe("1.0.0")
+    expect(summary((await s.events()).slice(before.events))).toEqual(["down 1.0.0", "up 1.1.0", "crash 1.1.0", "up 1.0.0"])
+    await expectPackagesClean(s)
+    await expectNoJournal(s)
+    await expectSafeEnd(s, { wasRunning: true })
+
+    const status = await statusJson(s)
+    expect(status["failedVersion"], JSON.stringify(status)).toMatchObject({ version: "1.1.0" })
+    const text = await runStatus(s, { json: false })
+    expect(text.stdout, describeResult(text)).toMatch(/rolled-back version:\s+1\.1\.0/)
+
+    // The failed version is not tried again.
+    const rolledBack = await s.snapshot()
+    const again = await s.runUpdater()
+    expect(again.code, describeResult(again)).toBe(0)
+    expect(again.stderr, describeResult(again)).toMatch(/1\.1\.0 did not stay running/)
+    expect(await s.snapshot(), "nothing touched: version, agent pid, events, transactions").toEqual(rolledBack)
+    await expectSafeEnd(s, { wasRunning: true })
+
+    // A newer, good version is.
+    await s.publish(["1.0.0", "1.1.0-crashing-agent", "1.2.0"], "1.2.0")
+    const newer = await s.runUpdater()
+    expect(newer.code, describeResult(newer)).toBe(0)
+    expect(upstream(await s.installedVersion())).toBe("1.2.0")
+    expect(await runningAgentVersion(s)).toBe("1.2.0")
+    expect(summary((await s.events()).slice(rolledBack.events))).toEqual(["down 1.0.0", "up 1.2.0"])
+    await expectPackagesClean(s)
+    await expectSafeEnd(s, { wasRunning: true })
+    console.info(`[faults ${pm}] crashing agent: ${failureLine(run)}; then: ${lines(again).at(-1)}; status: ${JSON.stringify(status["failedVersion"])}`)
+  })
+})
+
+describe.each(PMS)("a stale backup lock with %s", (pm) => {
+  const scenarios = useScenarios()
+
+  it("whose pid is dead is removed with a warning, and the upgrade happens", async () => {
+    const s = await scenarios.create(pm)
+    const before = await oldRunningAgent(s, "1.1.0")
+    const dead = await deadPid(s)
+    await s.root.writeFile(IN_ROOT.agentLock, `${dead}\n`)
+
+    const run = await s.runUpdater()
+    expect(run.code, describeResult(run)).toBe(0)
+    expect(run.stderr, describeResult(run)).toMatch(new RegExp(`^warn.*stale backup lock .*pid ${dead}\\b.*gone`, "m"))
+    expect(upstream(await s.installedVersion())).toBe("1.1.0")
+    expect(await runningAgentVersion(s)).toBe("1.1.0")
+    expect(summary((await s.events()).slice(before.events))).toEqual(["down 1.0.0", "up 1.1.0"])
+    await expectSafeEnd(s, { wasRunning: true })
+  })
+})
+
+describe.each(PMS)("the package manager's lock held by another program, with %s", (pm) => {
+  const scenarios = useScenarios()
+  const HOLD_SECONDS = 20
+
+  const upgradeWhileLocked = async (s: Scenario, running: boolean, seconds: number) => {
+    await s.publish(["1.0.0", "1.1.0"], "1.1.0")
+    await s.configureRepo()
+    await s.installAgent("1.0.0", { running })
+    // Taken before the holder starts: it lets go `seconds` after this at the earliest.
+    const heldFrom = Date.now()
+    const held = await holdPackageLock(s, seconds)
+
+    const run = await s.runUpdater()
+    const release = await held.released
+    console.info(`[faults ${pm}] lock held ${seconds} s (agent ${running ? "running" : "stopped"}): exit ${run.code} after ${run.finishedAt - run.startedAt} ms: ${lines(run).join(" | ")}`)
+    await expectSafeEnd(s, { wasRunning: running })
+    expect(run.code, describeResult(run)).toBe(0)
+    // It waited: the upgrade cannot have finished before the holder let go.
+    expect(run.finishedAt, describeResult(release)).toBeGreaterThanOrEqual(heldFrom + seconds * 1000)
+    expect(upstream(await s.installedVersion())).toBe("1.1.0")
+    await expectPackagesClean(s)
+    return run
+  }
+
+  it(`the updater waits for it and upgrades a running agent (held ${HOLD_SECONDS} s)`, async () => {
+    const s = await scenarios.create(pm)
+    await upgradeWhileLocked(s, true, HOLD_SECONDS)
+    expect(await runningAgentVersion(s)).toBe("1.1.0")
+  })
+
+  it.runIf(pm === "apt")("the transaction waits for it (a stopped agent: no download step; held 10 s)", async () => {
+    const s = await scenarios.create(pm)
+    await upgradeWhileLocked(s, false, 10)
+    expect(await s.agentPid()).toBeUndefined()
+  })
+})
+
+describe.each(PMS)("a package held by the administrator, with %s", (pm) => {
+  const scenarios = useScenarios()
+
+  it("is not upgraded: exit 0, agent untouched, status says it is held", async () => {
+    const s = await scenarios.create(pm)
+    await oldRunningAgent(s, "1.1.0")
+    if (pm === "apt") await s.root.execOk(["apt-mark", "hold", "driveclient"])
+    else await s.root.writeFile("/etc/dnf/plugins/versionlock.list", "driveclient-0:1.0.0-1.el9.*\n")
+    const before = await s.snapshot()
+
+    const run = await s.runUpdater()
+    expect(run.code, describeResult(run)).toBe(0)
+    expect(run.stderr, describeResult(run)).toMatch(/^warn.*\b(holds|held)\b/m)
+    expect(await s.snapshot(), "nothing touched: version, agent pid, events, transactions, repository files").toEqual(before)
+    expect(before.pid).toBeDefined()
+    expect(stopsWhileAgentLocked(await s.events())).toEqual([])
+    await expectSafeEnd(s, { wasRunning: true })
+
+    const text = await runStatus(s, { json: false })
+    expect(text.code, describeResult(text)).toBe(0)
+    expect(text.stdout, describeResult(text)).toMatch(/^package held:\s+yes$/m)
+    expect(text.stdout, describeResult(text)).toMatch(/^note: .*held/m)
+    const json = await statusJson(s)
+    expect(json["agent"], JSON.stringify(json)).toMatchObject({ held: { value: true } })
+    expect(await s.snapshot(), "status changes nothing").toEqual(before)
+  })
+})
