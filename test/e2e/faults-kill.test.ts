@@ -118,7 +118,7 @@ describe.each(PMS)("updater killed mid-upgrade with %s", (pm) => {
 
     expect(next.code, describeResult(next)).toBe(0)
     if (atKill.journal !== undefined) {
-      expect(next.stderr, describeResult(next)).toMatch(/recovering from an upgrade of the agent .* that was interrupted/)
+      expect(next.stderr, describeResult(next)).toMatch(/finishing an upgrade of the agent .* that ended before its/)
     }
     expect(upstream(await s.installedVersion()), "the installed agent").toBe("1.1.0")
     expect(await runningAgentVersion(s), "the running agent's version").toBe("1.1.0")

@@ -237,6 +237,11 @@ export const expectNoJournal = async (s: Scenario): Promise<void> => {
   expect((await readState(s)).journal, "the upgrade journal is cleared").toBeUndefined()
 }
 
+/** A failed upgrade keeps its journal for the next run to finish. */
+export const expectJournalKept = async (s: Scenario): Promise<void> => {
+  expect((await readState(s)).journal, "the failed upgrade's journal is kept for the next run").toBeDefined()
+}
+
 /** The version of the newest "up" event: what the running agent's binary says it is. */
 export const runningAgentVersion = async (s: Scenario): Promise<string | undefined> => {
   const pid = await s.agentPid()
