@@ -23,6 +23,7 @@ import {
   writeFileAtomically
 } from "./HostFiles.js"
 import { isAgentHeld } from "./RpmHolds.js"
+import { awaitNoTransaction } from "./RpmTransactionLocks.js"
 
 export type RpmFlavor = "dnf" | "yum"
 
@@ -205,6 +206,9 @@ export const make = (options: RpmOptions) =>
 
     /** An upgrade interrupted half-way leaves both versions in the rpm database: the older one goes. */
     const repair = Effect.gen(function*() {
+      yield* awaitNoTransaction(options.root).pipe(
+        Effect.mapError((error) => new PackageManagerError({ operation: "repair", detail: error.message }))
+      )
       const versions = yield* installedVersions
       if (versions.length < 2) return Option.none<string>()
       const argv = flavor === "dnf"
