@@ -42,6 +42,16 @@ export const aptUpdate = (sourcesFile: string): Argv => [
   "APT::Get::List-Cleanup=0"
 ]
 
+/** Every apt transaction's options: wait for dpkg's lock, keep the administrator's conffiles. */
+const APT_TRANSACTION = [
+  "-o",
+  "DPkg::Lock::Timeout=300",
+  "-o",
+  "Dpkg::Options::=--force-confdef",
+  "-o",
+  "Dpkg::Options::=--force-confold"
+] as const
+
 export const APT_DOWNLOAD: Argv = [
   "apt-get",
   "install",
@@ -57,12 +67,7 @@ export const APT_INSTALL: Argv = [
   "install",
   "-y",
   "--no-install-recommends",
-  "-o",
-  "DPkg::Lock::Timeout=300",
-  "-o",
-  "Dpkg::Options::=--force-confdef",
-  "-o",
-  "Dpkg::Options::=--force-confold",
+  ...APT_TRANSACTION,
   "driveclient"
 ]
 
@@ -147,12 +152,7 @@ export const aptInstallVersion = (version: string): Argv => [
   "-y",
   "--no-install-recommends",
   "--allow-downgrades",
-  "-o",
-  "DPkg::Lock::Timeout=300",
-  "-o",
-  "Dpkg::Options::=--force-confdef",
-  "-o",
-  "Dpkg::Options::=--force-confold",
+  ...APT_TRANSACTION,
   `driveclient=${version}`
 ]
 export const aptReinstallVersion = (version: string): Argv => [
@@ -162,12 +162,7 @@ export const aptReinstallVersion = (version: string): Argv => [
   "--reinstall",
   "--allow-downgrades",
   "--no-install-recommends",
-  "-o",
-  "DPkg::Lock::Timeout=300",
-  "-o",
-  "Dpkg::Options::=--force-confdef",
-  "-o",
-  "Dpkg::Options::=--force-confold",
+  ...APT_TRANSACTION,
   `driveclient=${version}`
 ]
 export const APT_SHOWHOLD: Argv = ["apt-mark", "showhold", "driveclient"]
@@ -179,12 +174,7 @@ export const APT_FIX_BROKEN: Argv = [
   "-y",
   "-f",
   "--no-install-recommends",
-  "-o",
-  "DPkg::Lock::Timeout=300",
-  "-o",
-  "Dpkg::Options::=--force-confdef",
-  "-o",
-  "Dpkg::Options::=--force-confold"
+  ...APT_TRANSACTION
 ]
 
 export const rpmInstallVersion = (tool: "dnf" | "yum", verb: "install" | "downgrade", version: string): Argv => [
