@@ -64,16 +64,18 @@ export class FileLock extends Context.Tag("cloudbackup-updater/FileLock")<FileLo
 
 /**
  * Holds `path` for the scope; waits while its holder `owns` it (by default: while the holder
- * lives), and reclaims it from one that does not.
+ * lives), and reclaims it from one that does not. `onStillHeld` runs at each look at a lock
+ * that is still owned: it may give up (fail), or remove the lock on grounds of its own.
  */
-export const acquireScoped = (
+export const acquireScoped = <E = never, R = never>(
   path: string,
   options: {
     readonly poll: Duration.DurationInput
     readonly onWait: (pid: number | undefined) => Effect.Effect<void>
     readonly owns?: (holder: Holder) => boolean
+    readonly onStillHeld?: (held: LockHeld) => Effect.Effect<void, E, R>
   }
-): Effect.Effect<void, LockError, FileLock | Scope.Scope> =>
+): Effect.Effect<void, LockError | E, FileLock | Scope.Scope | R> =>
   Effect.gen(function*() {
     const locks = yield* FileLock
     let announced = false
@@ -82,14 +84,15 @@ export const acquireScoped = (
       Effect.catchTag("LockHeld", (held) =>
         Effect.gen(function*() {
           if (yield* locks.breakStale(path, options.owns)) {
-            yield* Effect.logWarning(`removed the stale lock ${path} (pid ${held.pid ?? "none"} no longer holds it)`)
+            yield* Effect.logWarning(`removed the stale lock ${path}: pid ${held.pid ?? "(none)"} no longer holds it`)
             return false
           }
+          if (options.onStillHeld !== undefined) yield* options.onStillHeld(held)
           if (!announced) {
             announced = true
             yield* options.onWait(held.pid)
           }
-          // Paces the retries: returns on a change in the lock's directory or after `poll`.
+          // Paces the retries: returns at once if the lock is gone, else on a change to it or after `poll`.
           yield* locks.awaitChange(path, options.poll)
           return false
         }))

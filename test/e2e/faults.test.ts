@@ -167,7 +167,7 @@ describe.each(PMS)("a stale backup lock with %s", (pm) => {
 
     const run = await s.runUpdater()
     expect(run.code, describeResult(run)).toBe(0)
-    expect(run.stderr, describeResult(run)).toMatch(new RegExp(`^warn.*stale backup lock .*pid ${dead}\\b.*gone`, "m"))
+    expect(run.stderr, describeResult(run)).toMatch(new RegExp(`^warn: removed the stale lock /var/cache/driveclient/backup-running\\.lock: pid ${dead} no longer holds it$`, "m"))
     expect(upstream(await s.installedVersion())).toBe("1.1.0")
     expect(await runningAgentVersion(s)).toBe("1.1.0")
     expect(summary((await s.events()).slice(before.events))).toEqual(["down 1.0.0", "up 1.1.0"])
