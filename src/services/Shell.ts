@@ -20,7 +20,7 @@ export interface RunOptions {
   readonly timeout?: Duration.DurationInput
   /**
    * `"discard"` connects the child's stdio to /dev/null: for commands that start
-   * daemons, which must not inherit a pipe of the updater's.
+   * daemons, which would otherwise keep the captured output's file for as long as they run.
    */
   readonly output?: "capture" | "discard"
 }
@@ -36,6 +36,7 @@ export class ShellError extends Data.TaggedError("ShellError")<{
 }
 
 export interface ShellService {
+  /** Ends when the program itself exits: processes it started may outlive it. */
   readonly run: (
     argv: readonly [string, ...Array<string>],
     options?: RunOptions
