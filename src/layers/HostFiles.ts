@@ -59,9 +59,16 @@ export const makeDirectory = (dir: string, mode: number): Effect.Effect<void, Ho
     if (firstCreated !== undefined) await fs.chmod(dir, mode)
   })
 
+/** The file operations of an atomic write: a parameter so that tests can see the syncs and fail a step. */
+export interface AtomicWriteFs {
+  readonly open: (file: string, flags: string, mode?: number) => Promise<fs.FileHandle>
+  readonly rename: (from: string, to: string) => Promise<void>
+  readonly rm: (file: string, options: { readonly force: boolean }) => Promise<void>
+}
+
 /** Makes a rename in `dir` survive a crash; a file system that cannot sync directories is let be. */
-const syncDirectory = async (dir: string): Promise<void> => {
-  const handle = await fs.open(dir, "r")
+const syncDirectory = async (files: AtomicWriteFs, dir: string): Promise<void> => {
+  const handle = await files.open(dir, "r")
   try {
     await handle.sync().catch(() => undefined)
   } finally {
@@ -71,17 +78,20 @@ const syncDirectory = async (dir: string): Promise<void> => {
 
 /**
  * Replaces `file` so that a reader sees the old content or the new one, never a
- * part: the content goes to a hidden temporary file in the same directory, which
- * is then renamed over it. The hidden name keeps apt and dnf from reading it.
+ * part, also after a power loss: the content goes to a hidden temporary file in
+ * the same directory and is synced to disk before that file is renamed over
+ * `file`, and the directory is synced after. The hidden name keeps apt and dnf
+ * from reading it. On failure the temporary file is removed and `file` is as it was.
  */
-export const writeFileAtomically = (file: string, content: string, mode: number): Effect.Effect<void, HostFileError> =>
+export const writeFileAtomicallyWith = (files: AtomicWriteFs) =>
+(file: string, content: string, mode: number): Effect.Effect<void, HostFileError> =>
   attempt(file, "write", async () => {
     const temporary = path.join(
       path.dirname(file),
       `.${path.basename(file)}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`
     )
     try {
-      const handle = await fs.open(temporary, "wx", mode)
+      const handle = await files.open(temporary, "wx", mode)
       try {
         await handle.writeFile(content, "utf8")
         await handle.chmod(mode)
@@ -89,13 +99,17 @@ export const writeFileAtomically = (file: string, content: string, mode: number)
       } finally {
         await handle.close()
       }
-      await fs.rename(temporary, file)
-      await syncDirectory(path.dirname(file))
+      await files.rename(temporary, file)
     } catch (error) {
-      await fs.rm(temporary, { force: true })
+      // Where the temporary file could not even be created (no such directory), removing it fails too.
+      await files.rm(temporary, { force: true }).catch(() => undefined)
       throw error
     }
+    await syncDirectory(files, path.dirname(file))
   })
+
+export const writeFileAtomically: (file: string, content: string, mode: number) => Effect.Effect<void, HostFileError> =
+  writeFileAtomicallyWith(fs)
 
 /** The directories `PATH` names when the updater's environment has none. */
 export const DEFAULT_SEARCH_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"

@@ -7,44 +7,107 @@
 import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import type * as Effect from "effect/Effect"
+import * as Schema from "effect/Schema"
 
-export interface PlannedUpgrade {
+/** One of `values`; a mismatch names them all rather than only the first. */
+const oneOf = <const Values extends ReadonlyArray<string>>(identifier: string, ...values: Values) =>
+  Schema.Literal(...values).annotations({
+    identifier,
+    message: (issue) => {
+      const expected = values.map((value) => JSON.stringify(value)).join(" | ")
+      return { message: `Expected ${expected}, actual ${JSON.stringify(issue.actual)}`, override: true }
+    }
+  })
+
+export const PlannedUpgrade = Schema.Struct({
   /** The published version that was found newer than the installed agent. */
-  readonly version: string
+  version: Schema.String,
   /** When the upgrade is due, in epoch milliseconds. */
-  readonly at: number
-}
+  at: Schema.Number
+}).annotations({ identifier: "PlannedUpgrade" })
+export interface PlannedUpgrade extends Schema.Schema.Type<typeof PlannedUpgrade> {}
 
-export type JournalStep = "download" | "lock" | "stop" | "transaction" | "start" | "health-check" | "rollback"
+export const JournalStep = oneOf(
+  "JournalStep",
+  "secure",
+  "download",
+  "lock",
+  "stop",
+  "transaction",
+  "start",
+  "health-check",
+  "rollback"
+)
+export type JournalStep = Schema.Schema.Type<typeof JournalStep>
 
-export interface JournalEntry {
+/** A package of the previous version kept on disk (PackageManager's SecuredPackage), for a rollback. */
+const Secured = Schema.Struct({
+  /** A copy kept from earlier, the repository, the package cache, or rebuilt from the installed files. */
+  source: oneOf("SecuredPackage source", "kept", "repository", "cache", "rebuilt"),
+  file: Schema.String
+}).annotations({ identifier: "SecuredPackage" })
+
+export const JournalEntry = Schema.Struct({
   /** The updater process that is upgrading. */
-  readonly pid: number
+  pid: Schema.Int,
   /** The step about to run. */
-  readonly step: JournalStep
+  step: JournalStep,
   /** The agent's package version before the upgrade. */
-  readonly previous: string
+  previous: Schema.String,
   /** The package version being installed. */
-  readonly target: string
-  readonly agentWasRunning: boolean
+  target: Schema.String,
+  agentWasRunning: Schema.Boolean,
   /** Whether the updater holds the agent's backup lock. */
-  readonly holdsAgentLock: boolean
-}
+  holdsAgentLock: Schema.Boolean,
+  secured: Schema.optional(Secured)
+}).annotations({ identifier: "JournalEntry" })
+export interface JournalEntry extends Schema.Schema.Type<typeof JournalEntry> {}
 
-export interface FailedVersion {
-  /** The upstream version that did not stay running; it is not tried again until a newer one is published. */
-  readonly version: string
-  readonly at: number
-  readonly reason: string
-}
+export const FailedVersion = Schema.Struct({
+  /** The upstream version whose upgrade failed and was rolled back; it is not tried again until a newer one is published. */
+  version: Schema.String,
+  at: Schema.Number,
+  reason: Schema.String
+}).annotations({ identifier: "FailedVersion" })
+export interface FailedVersion extends Schema.Schema.Type<typeof FailedVersion> {}
 
-export interface UpdaterState {
-  readonly plannedUpgrade?: PlannedUpgrade | undefined
-  readonly failedVersion?: FailedVersion | undefined
-  readonly lastCheck?: { readonly at: number; readonly result: string } | undefined
-  readonly lastError?: { readonly at: number; readonly message: string } | undefined
-  readonly journal?: JournalEntry | undefined
-}
+/**
+ * What the state file holds. Fields it does not know (written by a newer
+ * updater) are dropped, not an error; a known field that does not decode makes
+ * the whole file damaged, since a state with a part silently dropped (the
+ * journal, say) would be acted on as if it were whole.
+ */
+export const StoredState = Schema.Struct({
+  plannedUpgrade: Schema.optional(PlannedUpgrade),
+  failedVersion: Schema.optional(FailedVersion),
+  lastCheck: Schema.optional(
+    Schema.Struct({ at: Schema.Number, result: Schema.String }).annotations({ identifier: "LastCheck" })
+  ),
+  lastError: Schema.optional(
+    Schema.Struct({ at: Schema.Number, message: Schema.String }).annotations({ identifier: "LastError" })
+  ),
+  journal: Schema.optional(JournalEntry)
+}).annotations({ identifier: "UpdaterState" })
+export interface StoredState extends Schema.Schema.Type<typeof StoredState> {}
+
+/** A state file that existed but could not be read as a state. */
+export const DamagedState = Schema.Struct({
+  /** What was wrong with it. */
+  detail: Schema.String,
+  /** Where the damaged file was moved aside to; undefined when it stayed where it was. */
+  movedTo: Schema.UndefinedOr(Schema.String)
+})
+export interface DamagedState extends Schema.Schema.Type<typeof DamagedState> {}
+
+export const UpdaterState = Schema.Struct({
+  ...StoredState.fields,
+  /**
+   * Set only by `get`, never saved: the state file was damaged, so an upgrade
+   * may have been under way although no journal says so.
+   */
+  damaged: Schema.optional(DamagedState)
+})
+export interface UpdaterState extends Schema.Schema.Type<typeof UpdaterState> {}
 
 export class StateStoreError extends Data.TaggedError("StateStoreError")<{ readonly path: string; readonly detail: string }> {
   override get message(): string {
@@ -53,8 +116,12 @@ export class StateStoreError extends Data.TaggedError("StateStoreError")<{ reado
 }
 
 export interface StateStoreShape {
-  /** The saved state; an unreadable or malformed file is reported as a warning and read as empty. */
+  /**
+   * The saved state; `{}` when there is none. A state file that exists but does
+   * not decode is moved aside with a warning and reported as `{ damaged }`.
+   */
   readonly get: Effect.Effect<UpdaterState>
+  /** Saves `f` of the saved state; `f` sees `{}` when the file was damaged, and `damaged` is never saved. */
   readonly update: (f: (state: UpdaterState) => UpdaterState) => Effect.Effect<void, StateStoreError>
 }
 
