@@ -2,6 +2,7 @@
  * Dot-locks held in memory, for the simulated host and the tests. Other
  * processes are simulated by holding a lock under their pid with `holdAs`.
  */
+import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -12,8 +13,8 @@ import { FileLock, type FileLockService, type Holder, LockHeld } from "../servic
 const defaultCommand = () => ["node", "/usr/bin/cloudbackup-updater"]
 
 export interface MemoryFileLock extends FileLockService {
-  /** Makes another (simulated) process hold `path`. */
-  readonly holdAs: (path: string, pid: number) => Effect.Effect<void>
+  /** Makes another (simulated) process hold `path`, written at `modifiedAt` (now by default). */
+  readonly holdAs: (path: string, pid: number, modifiedAt?: number) => Effect.Effect<void>
   readonly drop: (path: string) => Effect.Effect<void>
   readonly held: Effect.Effect<ReadonlyMap<string, number>>
 }
@@ -23,31 +24,56 @@ export interface MemoryFileLockOptions {
   readonly livePids: (pid: number) => boolean
   /** The command line of a live pid; the updater's own name by default. */
   readonly commandOf?: (pid: number) => ReadonlyArray<string>
+  /** When a live pid's process started (epoch ms); unknown by default. */
+  readonly startedAtOf?: (pid: number) => number | undefined
+}
+
+interface Entry {
+  readonly pid: number
+  readonly modifiedAt: number
+  /** Taken by this (simulated) process through `tryAcquire`, not put there by `holdAs`. */
+  readonly ours: boolean
 }
 
 export const make = (options: MemoryFileLockOptions) =>
   Effect.gen(function*() {
-    const locks = yield* Ref.make(new Map<string, number>())
-    const update = (f: (map: Map<string, number>) => void) =>
+    const locks = yield* Ref.make(new Map<string, Entry>())
+    const update = (f: (map: Map<string, Entry>) => void) =>
       Ref.update(locks, (map) => {
         const next = new Map(map)
         f(next)
         return next
       })
-    const describe = (pid: number): Holder => {
-      const alive = options.livePids(pid)
-      return { pid, alive, command: alive ? (options.commandOf ?? defaultCommand)(pid) : undefined }
+    /** A lock naming our pid that we did not take was left by an earlier process with that pid. */
+    const isLeftover = (entry: Entry) => entry.pid === options.ownPid && !entry.ours
+    const describe = (entry: Entry): Holder => {
+      const alive = options.livePids(entry.pid)
+      return {
+        pid: entry.pid,
+        alive,
+        command: alive ? (options.commandOf ?? defaultCommand)(entry.pid) : undefined,
+        modifiedAt: entry.modifiedAt,
+        startedAt: alive ? options.startedAtOf?.(entry.pid) : undefined
+      }
     }
     const service: MemoryFileLock = {
       tryAcquire: (path) =>
-        Effect.flatten(Ref.modify(locks, (map): readonly [Effect.Effect<void, LockHeld>, Map<string, number>] => {
-          const pid = map.get(path)
-          if (pid !== undefined) return [Effect.fail(new LockHeld({ path, pid })), map]
-          return [Effect.void, new Map(map).set(path, options.ownPid)]
-        })),
+        Effect.gen(function*() {
+          const now = yield* Clock.currentTimeMillis
+          const found = yield* Ref.modify(locks, (map): readonly [Entry | undefined, Map<string, Entry>] => {
+            const entry = map.get(path)
+            if (entry !== undefined && !isLeftover(entry)) return [entry, map]
+            return [entry, new Map(map).set(path, { pid: options.ownPid, modifiedAt: now, ours: true })]
+          })
+          if (found === undefined) return
+          if (!isLeftover(found)) return yield* new LockHeld({ path, pid: found.pid })
+          yield* Effect.logWarning(
+            `removed the stale lock ${path}: it named this process's own pid ${found.pid}, left by an earlier process with that pid`
+          )
+        }),
       release: (path) =>
         update((map) => {
-          if (map.get(path) === options.ownPid) map.delete(path)
+          if (map.get(path)?.pid === options.ownPid) map.delete(path)
         }),
       holder: (path) =>
         Ref.get(locks).pipe(
@@ -55,17 +81,22 @@ export const make = (options: MemoryFileLockOptions) =>
         ),
       breakStale: (path, owns = (holder) => holder.alive) =>
         Ref.modify(locks, (map) => {
-          const pid = map.get(path)
-          if (pid === undefined || owns(describe(pid))) return [false, map]
+          const entry = map.get(path)
+          if (entry === undefined || (entry.pid === options.ownPid && entry.ours)) return [false, map]
+          if (!isLeftover(entry) && owns(describe(entry))) return [false, map]
           const next = new Map(map)
           next.delete(path)
           return [true, next]
         }),
       awaitChange: (path, poll) =>
         Effect.flatMap(Ref.get(locks), (map) => (map.has(path) ? Effect.sleep(Duration.decode(poll)) : Effect.void)),
-      holdAs: (path, pid) => update((map) => void map.set(path, pid)),
+      holdAs: (path, pid, modifiedAt) =>
+        Effect.flatMap(
+          modifiedAt === undefined ? Clock.currentTimeMillis : Effect.succeed(modifiedAt),
+          (at) => update((map) => void map.set(path, { pid, modifiedAt: at, ours: false }))
+        ),
       drop: (path) => update((map) => void map.delete(path)),
-      held: Ref.get(locks)
+      held: Effect.map(Ref.get(locks), (map) => new Map([...map].map(([path, entry]) => [path, entry.pid])))
     }
     return service
   })

@@ -6,6 +6,12 @@ import * as Option from "effect/Option"
 import { AgentService, AgentServiceError, type AgentServiceShape } from "../services/AgentService.js"
 import { type CommandResult, lastLine, Shell } from "../services/Shell.js"
 import { runChecked } from "./CheckedCommand.js"
+import { processStartTime } from "./ProcessTable.js"
+
+export interface SystemdOptions {
+  /** Where the process table is read; `/proc` by default. */
+  readonly procDir?: string
+}
 
 const UNIT = "driveclient"
 const STATUS_TIMEOUT = Duration.minutes(1)
@@ -43,8 +49,19 @@ export const parseIsEnabled = (result: CommandResult): Option.Option<boolean> =>
   return Option.none()
 }
 
-export const make = Effect.gen(function*() {
+/**
+ * The unit's main pid from `systemctl show --property=MainPID`; none for 0 (no running main
+ * process). The `MainPID=N` form is read on every systemd; `--value` only came with 230.
+ */
+export const parseMainPid = (stdout: string): Option.Option<number> => {
+  const match = /^MainPID=(\d+)\s*$/m.exec(stdout)
+  const pid = match === null ? 0 : Number(match[1])
+  return Number.isSafeInteger(pid) && pid > 0 ? Option.some(pid) : Option.none()
+}
+
+export const makeWith = (options: SystemdOptions = {}) => Effect.gen(function*() {
   const shell = yield* Shell
+  const procDir = options.procDir ?? "/proc"
 
   const control = (operation: "stop" | "start") =>
     runChecked(
@@ -61,6 +78,17 @@ export const make = Effect.gen(function*() {
       .pipe(
         Effect.mapError((error) => new AgentServiceError({ operation: "status", detail: error.message })),
         Effect.map((result) => result.exitCode === 0)
+      ),
+    startedAt: shell.run(["systemctl", "show", "--property=MainPID", UNIT], { env: { LC_ALL: "C" }, timeout: STATUS_TIMEOUT })
+      .pipe(
+        Effect.mapError((error) => new AgentServiceError({ operation: "status", detail: error.message })),
+        Effect.filterOrFail(
+          (result) => result.exitCode === 0,
+          (result) => new AgentServiceError({ operation: "status", detail: `systemctl show ${UNIT}: ${lastLine(result)}` })
+        ),
+        Effect.map((result) =>
+          Option.flatMap(parseMainPid(result.stdout), (pid) => Option.fromNullable(processStartTime(pid, procDir)))
+        )
       ),
     isEnabled: shell.run(["systemctl", "is-enabled", UNIT], { env: { LC_ALL: "C" }, timeout: STATUS_TIMEOUT }).pipe(
       Effect.mapError((error) => new AgentServiceError({ operation: "is-enabled", detail: error.message })),
@@ -79,5 +107,7 @@ export const make = Effect.gen(function*() {
   }
   return AgentService.of(service)
 })
+
+export const make = makeWith()
 
 export const layer: Layer.Layer<AgentService, never, Shell> = Layer.effect(AgentService, make)

@@ -1,24 +1,33 @@
 /**
  * AgentService on SysV init: `service driveclient ...` when `service` is on PATH,
- * else the init script itself. Status follows the LSB exit codes.
+ * else the init script itself. Status follows the LSB exit codes; the agent's start
+ * time comes from its pidfile and the process table.
  */
+import * as fs from "node:fs"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import { pidInLock, TIME_SLACK_MILLIS } from "../domain/LockContent.js"
 import { AgentService, AgentServiceError, type AgentServiceShape } from "../services/AgentService.js"
 import { type RunOptions, Shell } from "../services/Shell.js"
 import { runChecked } from "./CheckedCommand.js"
 import { findExecutable, listDirectoryIfExists, processSearchPath, underRoot } from "./HostFiles.js"
+import { processStartTime } from "./ProcessTable.js"
 
 export interface SysvOptions {
   readonly root: string
   /** Where `service` is looked for; the updater's own `PATH` by default. */
   readonly searchPath?: string
+  /** The process table, under `root` like every other path; `/proc` by default. */
+  readonly procDir?: string
 }
 
 const SERVICE_NAME = "driveclient"
 export const INIT_SCRIPT = `/etc/init.d/${SERVICE_NAME}`
+
+/** Where the init script leaves the agent's pid; `/var/run` is a link to `/run` on current systems. */
+export const AGENT_PIDFILES: ReadonlyArray<string> = [`/var/run/${SERVICE_NAME}.pid`, `/run/${SERVICE_NAME}.pid`]
 
 const STATUS_TIMEOUT = Duration.minutes(1)
 const CONTROL_TIMEOUT = Duration.minutes(10)
@@ -77,6 +86,25 @@ export const make = (options: SysvOptions) =>
       })
     })
 
+    const procDir = underRoot(options.root, options.procDir ?? "/proc")
+
+    /** The start of the process a pidfile names, unless that pid was reused: its process is younger than the file. */
+    const startOfPidfile = (pidfile: string): Option.Option<number> => {
+      try {
+        const pid = pidInLock(fs.readFileSync(pidfile, "utf8"))
+        const written = fs.statSync(pidfile).mtimeMs
+        return Option.flatMap(pid, (p) => Option.fromNullable(processStartTime(p, procDir))).pipe(
+          Option.filter((started) => started <= written + TIME_SLACK_MILLIS)
+        )
+      } catch {
+        return Option.none()
+      }
+    }
+
+    const startedAt = Effect.sync(() =>
+      Option.firstSomeOf(AGENT_PIDFILES.map((pidfile) => startOfPidfile(underRoot(options.root, pidfile))))
+    )
+
     const isEnabled = Effect.forEach(RC_DIRECTORIES, (dir) => listDirectoryIfExists(underRoot(options.root, dir))).pipe(
       Effect.mapError((error) => new AgentServiceError({ operation: "is-enabled", detail: error.message })),
       Effect.map((listings) => enabledByLinks(listings.flat()))
@@ -85,6 +113,7 @@ export const make = (options: SysvOptions) =>
     const service: AgentServiceShape = {
       kind: "sysv",
       isRunning,
+      startedAt,
       isEnabled,
       stop: control("stop", { timeout: CONTROL_TIMEOUT }),
       // The daemon the script starts must not inherit a pipe of the updater's.

@@ -1,7 +1,8 @@
 /**
  * The daemon's pidfile, created exclusively with its pid. One that names a live
  * cloudbackup-updater means another daemon runs; one that names a dead process,
- * or a pid now used by another program, is stale and reclaimed.
+ * a pid now used by another program, or this process's own pid (an earlier
+ * process had it: FileLock's `tryAcquire` replaces such a file), is stale and reclaimed.
  */
 import * as path from "node:path"
 import * as Effect from "effect/Effect"

@@ -1,7 +1,8 @@
-/** The agent's init-system service: whether it runs, and stopping and starting it. */
+/** The agent's init-system service: whether and since when it runs, and stopping and starting it. */
 import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import type * as Effect from "effect/Effect"
+import type * as Option from "effect/Option"
 
 export type ServiceManagerKind = "systemd" | "sysv"
 
@@ -19,6 +20,11 @@ export class AgentServiceError extends Data.TaggedError("AgentServiceError")<{
 export interface AgentServiceShape {
   readonly kind: ServiceManagerKind
   readonly isRunning: Effect.Effect<boolean, AgentServiceError>
+  /**
+   * When the running agent's main process started (epoch ms, exact to a second); none when
+   * the agent is not running or its process cannot be told.
+   */
+  readonly startedAt: Effect.Effect<Option.Option<number>, AgentServiceError>
   /** Whether the service starts at boot: an administrator who disabled it keeps the agent stopped. */
   readonly isEnabled: Effect.Effect<boolean, AgentServiceError>
   readonly stop: Effect.Effect<void, AgentServiceError>

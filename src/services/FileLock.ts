@@ -32,16 +32,26 @@ export class LockError extends Data.TaggedError("LockError")<{
 }
 
 export interface Holder {
-  /** The pid written in the lock file, when it holds one. */
+  /** The pid named in the lock file, wherever in its content (see `pidInLock`); none when it names none. */
   readonly pid: number | undefined
-  /** Whether that pid is a live process on this host. */
+  /**
+   * Whether that pid is a live process on this host. A lock naming this process's own pid
+   * that this process did not take is a dead process's: the pid was in use before.
+   */
   readonly alive: boolean
   /** The live process's command line, when it can be read. */
   readonly command: ReadonlyArray<string> | undefined
+  /** When the lock file was last modified (epoch ms). */
+  readonly modifiedAt: number
+  /** When the live process with that pid started (epoch ms), when it can be read. */
+  readonly startedAt: number | undefined
 }
 
 export interface FileLockService {
-  /** Creates the lock exclusively with this process's pid inside. */
+  /**
+   * Creates the lock exclusively with this process's pid inside. A lock naming this process's
+   * pid that it did not take itself is left from an earlier process: it is replaced, with a warning.
+   */
   readonly tryAcquire: (path: string) => Effect.Effect<void, LockHeld | LockError>
   /** Removes the lock if it holds this process's pid; someone else's lock is left alone. */
   readonly release: (path: string) => Effect.Effect<void, LockError>
@@ -50,7 +60,8 @@ export interface FileLockService {
   /**
    * Removes a stale lock: one whose holder fails `owns` — by default, whose
    * holder is dead (checked again just before removal). By default a lock
-   * without a pid in it is not stale: its holder cannot be told.
+   * without a pid in it is not stale: its holder cannot be told. A lock this
+   * process holds is never stale; one naming its pid that it did not take always is.
    */
   readonly breakStale: (path: string, owns?: (holder: Holder) => boolean) => Effect.Effect<boolean, LockError>
   /**

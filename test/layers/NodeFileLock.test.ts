@@ -1,22 +1,26 @@
-import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
-import * as os from "node:os"
 import * as path from "node:path"
-import { describe, expect, it } from "@effect/vitest"
+import { afterEach, describe, expect, it } from "@effect/vitest"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
+import * as Queue from "effect/Queue"
 import * as NodeFileLock from "../../src/layers/NodeFileLock.js"
+import { isUpdater } from "../../src/programs/Pidfile.js"
 import * as FileLock from "../../src/services/FileLock.js"
+import {
+  captureLogs,
+  deadPid,
+  killChildren,
+  liveProcess,
+  lockForms,
+  steppedLocks,
+  tempLockPath as tempLock,
+  writeLock
+} from "../support/LockTesting.js"
 
-const tempLock = () => path.join(fs.mkdtempSync(path.join(os.tmpdir(), "lock-test-")), "sub", "x.lock")
-
-/** The pid of a process that has exited. */
-const deadPid = (): number => {
-  const child = spawnSync(process.execPath, ["-e", "process.stdout.write(String(process.pid))"])
-  return Number(child.stdout.toString())
-}
+afterEach(killChildren)
 
 describe("NodeFileLock", () => {
   it.effect("creates the lock exclusively with the owner's pid, creating its directory", () =>
@@ -123,5 +127,85 @@ describe("NodeFileLock", () => {
       for (const name of [...litter, ...kept]) fs.writeFileSync(path.join(path.dirname(file), name), "")
       yield* NodeFileLock.make(4321).tryAcquire(file)
       expect(fs.readdirSync(path.dirname(file)).sort()).toEqual([...kept, "x.lock"].sort())
+    }))
+
+  it.effect.each(lockForms)("%s: the holder's pid is read from it, with the lock's mtime and the process's start", ([, form]) =>
+    Effect.gen(function*() {
+      const file = tempLock()
+      const sleeper = liveProcess()
+      writeLock(file, form(sleeper.pid), 1_714_521_600_000)
+      const holder = Option.getOrThrow(yield* NodeFileLock.make(process.pid).holder(file))
+      expect(holder).toMatchObject({ pid: sleeper.pid, alive: true, modifiedAt: 1_714_521_600_000 })
+      expect(holder.startedAt).toBeGreaterThan(1_714_521_600_000)
+    }))
+
+  it.effect.each(lockForms)("%s: stale when the pid is dead, not while it lives", ([, form]) =>
+    Effect.gen(function*() {
+      const file = tempLock()
+      const locks = NodeFileLock.make(process.pid)
+      const sleeper = liveProcess()
+      writeLock(file, form(sleeper.pid))
+      expect(yield* locks.breakStale(file)).toBe(false)
+      expect(fs.readFileSync(file, "utf8")).toBe(form(sleeper.pid))
+      writeLock(file, form(deadPid()))
+      expect(yield* locks.breakStale(file)).toBe(true)
+      expect(fs.existsSync(file)).toBe(false)
+    }))
+
+  it.effect("a lock naming this process's pid that it did not take is a dead process's: replaced, with a warning", () =>
+    Effect.gen(function*() {
+      const file = tempLock()
+      const logs = captureLogs()
+      const locks = NodeFileLock.make(process.pid)
+      writeLock(file, `pid=${process.pid}\n`)
+      expect(Option.map(yield* locks.holder(file), (h) => h.alive)).toEqual(Option.some(false))
+      yield* locks.tryAcquire(file).pipe(Effect.provide(logs.layer))
+      expect(fs.readFileSync(file, "utf8")).toBe(`${process.pid}\n`)
+      expect(logs.lines).toEqual([
+        `WARN removed the stale lock ${file}: it named this process's own pid ${process.pid}, left by an earlier process with that pid`
+      ])
+      expect(Option.map(yield* locks.holder(file), (h) => h.alive)).toEqual(Option.some(true))
+      yield* locks.release(file)
+      expect(fs.existsSync(file)).toBe(false)
+    }))
+
+  it.effect("breakStale removes a lock naming this process's pid that it did not take, whatever `owns` says", () =>
+    Effect.gen(function*() {
+      const file = tempLock()
+      writeLock(file, `${process.pid}\n`)
+      expect(yield* NodeFileLock.make(process.pid).breakStale(file, () => true)).toBe(true)
+      expect(fs.existsSync(file)).toBe(false)
+    }))
+
+  it.effect("a lock this process took stays its own: not taken again, never broken, removed on release", () =>
+    Effect.gen(function*() {
+      const file = tempLock()
+      yield* NodeFileLock.make(process.pid).tryAcquire(file)
+      const again = yield* Effect.flip(NodeFileLock.make(process.pid).tryAcquire(file))
+      expect(again).toMatchObject({ _tag: "LockHeld", pid: process.pid })
+      expect(yield* NodeFileLock.make(process.pid).breakStale(file, () => false)).toBe(false)
+      expect(fs.readFileSync(file, "utf8")).toBe(`${process.pid}\n`)
+      yield* NodeFileLock.make(process.pid).release(file)
+      expect(fs.existsSync(file)).toBe(false)
+    }))
+
+  it.live("own pid in the pass lock (an updater's, after a crash): taken at once, not waited for", () =>
+    Effect.gen(function*() {
+      const file = tempLock()
+      // This process is a cloudbackup-updater, so the pass lock's owner test alone would say the lock is held.
+      const self = liveProcess("cloudbackup-updater.js")
+      yield* self.started
+      writeLock(file, `${self.pid}\n`)
+      const { locks, waits } = yield* steppedLocks(NodeFileLock.make(self.pid))
+      const outcome = yield* Effect.raceFirst(
+        FileLock.acquireScoped(file, { poll: Duration.minutes(10), owns: isUpdater, onWait: () => Effect.void }).pipe(
+          Effect.zipRight(Effect.sync(() => fs.readFileSync(file, "utf8"))),
+          Effect.scoped,
+          Effect.provideService(FileLock.FileLock, locks)
+        ),
+        Effect.as(Queue.take(waits), "waited")
+      )
+      expect(outcome).toBe(`${self.pid}\n`)
+      expect(fs.existsSync(file)).toBe(false)
     }))
 })

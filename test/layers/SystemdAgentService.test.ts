@@ -1,10 +1,17 @@
+import { spawn } from "node:child_process"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import { processStartTime } from "../../src/layers/ProcessTable.js"
 import * as SystemdAgentService from "../../src/layers/SystemdAgentService.js"
 import { Shell, ShellError, type ShellService } from "../../src/services/Shell.js"
 import { cannedShell } from "../support/CannedShell.js"
 import { SYSTEMCTL_IS_ENABLED, systemdCommands } from "../support/ExpectedCommands.js"
 import * as FakeShell from "../support/FakeShell.js"
+import { startTimeOf, writeBootTime, writeProcess } from "../support/FakeProc.js"
 
 const serviceOver = (shell: ShellService) => SystemdAgentService.make.pipe(Effect.provideService(Shell, shell))
 
@@ -130,4 +137,85 @@ describe("SystemdAgentService.isEnabled", () => {
       const error = yield* Effect.flip(agent.isEnabled)
       expect(error.message).toBe("cannot is-enabled the agent: systemctl: command not found")
     }))
+})
+
+const SYSTEMCTL_SHOW_MAIN_PID = ["systemctl", "show", "--property=MainPID", "driveclient"]
+
+/** A process table in a temp directory in which the fake host's agent started `startTicks` after boot. */
+const fakeProc = (startTicks: number) => {
+  const procDir = fs.mkdtempSync(path.join(os.tmpdir(), "proc-"))
+  writeBootTime(procDir)
+  writeProcess(procDir, FakeShell.AGENT_MAIN_PID, startTicks)
+  return procDir
+}
+
+const startedAtOn = (init: FakeShell.FakeHostInit, procDir: string) =>
+  Effect.gen(function*() {
+    const host = yield* FakeShell.make(init)
+    const agent = yield* SystemdAgentService.makeWith({ procDir }).pipe(Effect.provideService(Shell, host.shell))
+    return { host, startedAt: yield* agent.startedAt }
+  })
+
+describe("SystemdAgentService.startedAt", () => {
+  it.effect("the unit's main pid from systemctl show, its start from the process table", () =>
+    Effect.gen(function*() {
+      const { host, startedAt } = yield* startedAtOn({ installed: "1.1.0-1", running: true }, fakeProc(360_000))
+      expect(startedAt).toEqual(Option.some(startTimeOf(360_000)))
+      const [entry] = yield* host.transcript
+      expect(entry!.argv).toEqual(SYSTEMCTL_SHOW_MAIN_PID)
+      expect(entry!.env).toEqual({ LC_ALL: "C" })
+    }))
+
+  it.effect.each([
+    ["a stopped agent", { installed: "1.1.0-1", running: false }],
+    ["a unit systemd does not know", {}]
+  ] as const)("none for %s (MainPID=0)", ([, init]) =>
+    Effect.gen(function*() {
+      expect((yield* startedAtOn(init, fakeProc(100))).startedAt).toEqual(Option.none())
+    }))
+
+  it.effect("none when the main pid is not in the process table", () =>
+    Effect.gen(function*() {
+      const procDir = fs.mkdtempSync(path.join(os.tmpdir(), "proc-"))
+      writeBootTime(procDir)
+      expect((yield* startedAtOn({ installed: "1.1.0-1", running: true }, procDir)).startedAt).toEqual(Option.none())
+    }))
+
+  it.effect("on the real process table", () =>
+    Effect.gen(function*() {
+      const child = spawn("sleep", ["600"], { stdio: "ignore" })
+      try {
+        const agent = yield* serviceOver(cannedShell({ exitCode: 0, stdout: `MainPID=${child.pid}\n`, stderr: "" }))
+        const startedAt = yield* agent.startedAt
+        expect(startedAt).toEqual(Option.some(processStartTime(child.pid!)))
+        expect(Option.getOrThrow(startedAt)).toBeGreaterThanOrEqual(processStartTime(process.pid)!)
+      } finally {
+        child.kill("SIGKILL")
+      }
+    }))
+
+  it.effect("a failing systemctl show is an AgentServiceError with its last line", () =>
+    Effect.gen(function*() {
+      const agent = yield* serviceOver(
+        cannedShell({ exitCode: 1, stdout: "", stderr: "Failed to connect to bus: No such file or directory\n" })
+      )
+      const error = yield* Effect.flip(agent.startedAt)
+      expect(error.message).toBe(
+        "cannot status the agent: systemctl show driveclient: Failed to connect to bus: No such file or directory"
+      )
+    }))
+})
+
+describe("SystemdAgentService.parseMainPid", () => {
+  it.each([
+    ["MainPID=1234\n", Option.some(1234)],
+    ["MainPID=1234", Option.some(1234)],
+    ["Id=driveclient.service\nMainPID=77\nActiveState=active\n", Option.some(77)],
+    ["MainPID=0\n", Option.none()],
+    ["", Option.none()],
+    ["1234\n", Option.none()],
+    ["MainPID=\n", Option.none()]
+  ])("%j: %o", (stdout, expected) => {
+    expect(SystemdAgentService.parseMainPid(stdout)).toEqual(expected)
+  })
 })

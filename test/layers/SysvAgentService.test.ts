@@ -2,10 +2,12 @@ import * as fs from "node:fs/promises"
 import * as path from "node:path"
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
 import * as SysvAgentService from "../../src/layers/SysvAgentService.js"
 import { Shell } from "../../src/services/Shell.js"
 import { initScriptCommands, serviceCommands } from "../support/ExpectedCommands.js"
 import * as FakeShell from "../support/FakeShell.js"
+import { BOOT_TIME, startTimeOf, writeBootTime, writeProcess } from "../support/FakeProc.js"
 import { onHost, tempRoot, writeHostFile, writeHostProgram } from "../support/TempRoot.js"
 
 const SEARCH_PATH = "/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -176,4 +178,53 @@ describe("SysvAgentService.isEnabled", () => {
     expect(SysvAgentService.enabledByLinks(["K20driveclient", "S20driveclient"])).toBe(true)
     expect(SysvAgentService.enabledByLinks(["K20driveclient.sh"])).toBe(true)
   })
+})
+
+/** An agent that started an hour after boot, by the process table under `root`. */
+const agentProcess = (root: string, pid: number) =>
+  Effect.sync(() => {
+    writeBootTime(onHost(root, "/proc"))
+    writeProcess(onHost(root, "/proc"), pid, 360_000)
+  })
+
+const AGENT_STARTED = startTimeOf(360_000)
+
+/** A pidfile written when the agent started, or at `writtenAt`. */
+const agentPidfile = (root: string, hostPath: string, content: string, writtenAt = AGENT_STARTED + 1_000) =>
+  Effect.zipRight(
+    writeHostFile(root, hostPath, content),
+    Effect.promise(() => fs.utimes(onHost(root, hostPath), writtenAt / 1000, writtenAt / 1000))
+  )
+
+describe("SysvAgentService.startedAt", () => {
+  it.scoped.each(["/var/run/driveclient.pid", "/run/driveclient.pid"])(
+    "the pid in %s, its start from the process table under the root; no command run",
+    (pidfile) =>
+      Effect.gen(function*() {
+        const { agent, host } = yield* withFakeHost({ installed: "1.1.0-1", running: true }, (root) =>
+          Effect.zipRight(agentProcess(root, 3210), agentPidfile(root, pidfile, "3210\n")))
+        expect(yield* agent.startedAt).toEqual(Option.some(AGENT_STARTED))
+        expect(yield* host.commands).toEqual([])
+      })
+  )
+
+  it.scoped("none without a pidfile", () =>
+    Effect.gen(function*() {
+      const { agent } = yield* withFakeHost({ installed: "1.1.0-1", running: true }, (root) => agentProcess(root, 3210))
+      expect(yield* agent.startedAt).toEqual(Option.none())
+    }))
+
+  it.scoped("none when the pid in the pidfile is not in the process table", () =>
+    Effect.gen(function*() {
+      const { agent } = yield* withFakeHost({ installed: "1.1.0-1" }, (root) =>
+        Effect.zipRight(agentProcess(root, 3210), agentPidfile(root, "/run/driveclient.pid", "3211\n")))
+      expect(yield* agent.startedAt).toEqual(Option.none())
+    }))
+
+  it.scoped("none when the pid's process started after the pidfile was written: the pid was given out again", () =>
+    Effect.gen(function*() {
+      const { agent } = yield* withFakeHost({ installed: "1.1.0-1" }, (root) =>
+        Effect.zipRight(agentProcess(root, 3210), agentPidfile(root, "/run/driveclient.pid", "3210\n", BOOT_TIME * 1000)))
+      expect(yield* agent.startedAt).toEqual(Option.none())
+    }))
 })

@@ -6,10 +6,13 @@ import { afterEach, describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as NodeFileLock from "../../src/layers/NodeFileLock.js"
 import * as Pidfile from "../../src/programs/Pidfile.js"
+import { FileLock } from "../../src/services/FileLock.js"
+import { killChildren, liveProcess as liveUpdater } from "../support/LockTesting.js"
 
 const children: Array<ChildProcess> = []
 afterEach(() => {
   for (const child of children.splice(0)) child.kill("SIGKILL")
+  killChildren()
 })
 
 const directory = () => fs.mkdtempSync(path.join(os.tmpdir(), "pidfile-test-"))
@@ -63,5 +66,26 @@ describe("Pidfile.claim on the real process table", () => {
         Effect.provide(NodeFileLock.layer)
       )
       expect(seen).toBe(`${process.pid}\n`)
+    }))
+
+  it.live("a pidfile naming the daemon's own pid (left before a crash, the pid given out again) is reclaimed, not exit 3", () =>
+    Effect.gen(function*() {
+      // The daemon is a live cloudbackup-updater: the pidfile's owner test alone would say one already runs.
+      const daemon = liveUpdater("cloudbackup-updater.js")
+      yield* daemon.started
+      const pidfile = path.join(directory(), "updater.pid")
+      fs.writeFileSync(pidfile, `${daemon.pid}\n`)
+      const asDaemon = Effect.provideService(FileLock, NodeFileLock.make(daemon.pid))
+      const seen = yield* Pidfile.claim(pidfile).pipe(
+        Effect.zipRight(Effect.sync(() => fs.readFileSync(pidfile, "utf8"))),
+        // Its own pidfile, once claimed, is not claimed twice.
+        Effect.zipLeft(Effect.flip(Pidfile.claim(pidfile).pipe(Effect.scoped, asDaemon)).pipe(
+          Effect.tap((error) => expect(error.message).toBe(`already running (pid ${daemon.pid})`))
+        )),
+        Effect.scoped,
+        asDaemon
+      )
+      expect(seen).toBe(`${daemon.pid}\n`)
+      expect(fs.existsSync(pidfile)).toBe(false)
     }))
 })
