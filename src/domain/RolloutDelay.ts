@@ -28,8 +28,12 @@ export const drawUnits: Effect.Effect<number> = gammaDraw.pipe(
   Effect.repeat({ until: (units) => units < LIMIT })
 )
 
-export const drawDelay = (unit: DelayUnit): Effect.Effect<Duration.Duration> =>
-  Effect.map(drawUnits, (units) => (unit === "hours" ? Duration.millis(units * 3_600_000) : Duration.millis(units * 60_000)))
+const inUnit = (units: number, unit: DelayUnit) => Duration.millis(units * (unit === "hours" ? 3_600_000 : 60_000))
+
+export const drawDelay = (unit: DelayUnit): Effect.Effect<Duration.Duration> => Effect.map(drawUnits, (units) => inUnit(units, unit))
+
+/** Every drawn delay is shorter than this. */
+export const maxDelay = (unit: DelayUnit): Duration.Duration => inUnit(LIMIT, unit)
 
 /** `CLOUDBACKUP_UPDATER_DEBUG` set (to anything) makes the unit minutes. */
 export const unitFromEnvironment = (env: NodeJS.ProcessEnv): DelayUnit =>

@@ -1,7 +1,10 @@
 import { describe, expect, it } from "@effect/vitest"
+import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
+import * as Logger from "effect/Logger"
+import * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
 import * as Random from "effect/Random"
 import * as TestClock from "effect/TestClock"
@@ -29,6 +32,33 @@ const versionReads = (requests: ReadonlyArray<{ path: string; at: number }>) =>
 
 /** The delay the daemon draws first under SEED, computed on its own. */
 const firstDelay = Effect.runSync(drawDelay("hours").pipe(Effect.withRandom(Random.make(SEED))))
+
+/**
+ * A host's clocks over TestClock, which keeps one instant for wall and monotonic time alike (setTime moves both,
+ * and its sleeps end at that instant): here the wall clock is TestClock's plus an offset that `jump` moves by
+ * signed ms, while monotonic time and sleeps stay TestClock's. As with the runtime's timer, a sleep over
+ * 2^31-1 ms never ends.
+ */
+const hostClock = Effect.map(TestClock.testClock(), (test) => {
+  let wallOffset = 0
+  const clock: Clock.Clock = {
+    [Clock.ClockTypeId]: Clock.ClockTypeId,
+    unsafeCurrentTimeMillis: () => test.unsafeCurrentTimeMillis() + wallOffset,
+    currentTimeMillis: Effect.map(test.currentTimeMillis, (millis) => millis + wallOffset),
+    unsafeCurrentTimeNanos: () => test.unsafeCurrentTimeNanos(),
+    currentTimeNanos: test.currentTimeNanos,
+    sleep: (duration) => (Duration.toMillis(duration) > 2 ** 31 - 1 ? Effect.never : test.sleep(duration))
+  }
+  return { clock, jump: (millis: number) => Effect.sync(() => void (wallOffset += millis)) }
+})
+
+const captureLogs = () => {
+  const lines: Array<string> = []
+  const logger = Logger.make(({ logLevel, message }) => {
+    lines.push(`${logLevel.label} ${Array.isArray(message) ? message.join(" ") : String(message)}`)
+  })
+  return { lines, layer: Logger.replace(Logger.defaultLogger, logger) }
+}
 
 describe("daemon", () => {
   it.effect("48 hours: hourly checks, upgrade at check time + drawn delay, version read again, busy agent waited for", () => {
@@ -133,6 +163,94 @@ describe("daemon", () => {
       const stops = (yield* host.events).filter((e) => e.what === "agent stopped")
       expect(stops.map((e) => e.at)).toEqual([plan.at + 2000])
       yield* Fiber.interrupt(second)
+    }).pipe(Effect.provide(layer))
+  })
+
+  it.effect("-i 50000 (longer than the runtime's timer allows): the second check comes 50,000 minutes after the first", () => {
+    const { layer, requests } = setup({ installed: "1.1.0-1", offered: ["1.1.0-1"] })
+    return Effect.gen(function*() {
+      const { clock } = yield* hostClock
+      const fiber = yield* Effect.fork(Daemon.run({ ...options, interval: Duration.minutes(50_000) }).pipe(Effect.withClock(clock)))
+      const readMinutes = () => requests.filter((r) => r.path === "version.txt").map((r) => r.at / 60_000)
+      yield* TestClock.adjust(Duration.minutes(49_999))
+      expect(readMinutes()).toEqual([0])
+      yield* TestClock.adjust(Duration.minutes(1))
+      expect(readMinutes()).toEqual([0, 50_000])
+      yield* Fiber.interrupt(fiber)
+    }).pipe(Effect.provide(layer))
+  }, 30_000) // 833 hourly wakes, each one TestClock step
+
+  it.effect("the wall clock set back a day, then forward two: the checks stay hourly in elapsed time", () => {
+    const { layer, requests } = setup({ installed: "1.1.0-1", offered: ["1.1.0-1"] })
+    return Effect.gen(function*() {
+      const { clock, jump } = yield* hostClock
+      const fiber = yield* Effect.fork(Daemon.run(options).pipe(Effect.withClock(clock)))
+      yield* TestClock.adjust(Duration.minutes(30))
+      yield* jump(-24 * HOUR)
+      yield* TestClock.adjust(Duration.hours(2))
+      yield* jump(48 * HOUR)
+      yield* TestClock.adjust(Duration.hours(2))
+      yield* Fiber.interrupt(fiber)
+      // Read at 0, 1, 2, 3 and 4 hours of elapsed time, stamped with the wall clock of the moment.
+      expect(versionReads(requests)).toEqual([0, 1 - 24, 2 - 24, 3 + 24, 4 + 24])
+    }).pipe(Effect.provide(layer))
+  })
+
+  it.effect("a planned upgrade that falls due when the wall clock jumps ahead is done within the hour", () => {
+    const { layer } = setup({ installed: "1.1.0-1", agentRunning: true, offered: ["1.1.0-1", "1.2.0-1"] }, { version: "1.2.0" })
+    return Effect.gen(function*() {
+      const host = yield* SimulatedHostTag
+      const { clock, jump } = yield* hostClock
+      yield* (yield* StateStore).update((s) => ({ ...s, plannedUpgrade: { version: "1.2.0", at: 10 * HOUR } }))
+      const fiber = yield* Effect.fork(Daemon.run({ ...options, interval: Duration.days(1) }).pipe(Effect.withClock(clock)))
+      yield* TestClock.adjust(Duration.minutes(90))
+      yield* jump(12 * HOUR)
+      expect((yield* host.state).installed).toBe("1.1.0-1")
+      yield* TestClock.adjust(Duration.hours(1))
+      expect((yield* host.state)).toMatchObject({ installed: "1.2.0-1", agentRunning: true })
+      yield* Fiber.interrupt(fiber)
+    }).pipe(Effect.provide(layer))
+  })
+
+  it.effect.each([
+    ["ten years ahead", 10 * 365 * 24 * HOUR, "1979-12-30T00:00:00.000Z"],
+    ["beyond any date (a damaged file)", 1e300, "1e+300 ms since the epoch"]
+  ] as const)("a saved plan %s is drawn again, with a warning, and the upgrade is done within a day", ([, at, shown]) => {
+    const { layer } = setup({ installed: "1.1.0-1", agentRunning: true, offered: ["1.1.0-1", "1.2.0-1"] }, { version: "1.2.0" })
+    return Effect.gen(function*() {
+      const host = yield* SimulatedHostTag
+      const store = yield* StateStore
+      const logs = captureLogs()
+      yield* store.update((s) => ({ ...s, plannedUpgrade: { version: "1.2.0", at } }))
+      const fiber = yield* Effect.fork(
+        Daemon.run(options).pipe(
+          Effect.withRandom(Random.make(SEED)),
+          Logger.withMinimumLogLevel(LogLevel.Warning),
+          Effect.provide(logs.layer)
+        )
+      )
+      yield* TestClock.adjust(Duration.seconds(1))
+      expect((yield* store.get).plannedUpgrade).toEqual({ version: "1.2.0", at: Duration.toMillis(firstDelay) })
+      expect(logs.lines).toEqual([
+        `WARN the upgrade to 1.2.0 planned at ${shown} is more than 1d 1h ahead, ` +
+        "beyond any rollout delay; drawing the delay again"
+      ])
+      yield* TestClock.adjust(Duration.hours(24))
+      expect((yield* host.state)).toMatchObject({ installed: "1.2.0-1", agentRunning: true })
+      expect((yield* store.get).plannedUpgrade).toBeUndefined()
+      yield* Fiber.interrupt(fiber)
+    }).pipe(Effect.provide(layer))
+  })
+
+  it.effect("a planned upgrade to another version than the one published now is drawn again", () => {
+    const { layer } = setup({ installed: "1.1.0-1", agentRunning: true, offered: ["1.1.0-1", "1.2.0-1"] }, { version: "1.2.0" })
+    return Effect.gen(function*() {
+      const store = yield* StateStore
+      yield* store.update((s) => ({ ...s, plannedUpgrade: { version: "1.1.5", at: 30 * 60_000 } }))
+      const fiber = yield* Effect.fork(Daemon.run(options).pipe(Effect.withRandom(Random.make(SEED))))
+      yield* TestClock.adjust(Duration.seconds(1))
+      expect((yield* store.get).plannedUpgrade).toEqual({ version: "1.2.0", at: Duration.toMillis(firstDelay) })
+      yield* Fiber.interrupt(fiber)
     }).pipe(Effect.provide(layer))
   })
 
