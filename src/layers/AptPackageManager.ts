@@ -7,9 +7,15 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import { aptKeyProblem, aptSourceLine, isAgentEntry, parseSources } from "../domain/AptSources.js"
-import { PackageManager, PackageManagerError, type PackageManagerService } from "../services/PackageManager.js"
+import {
+  PackageManager,
+  PackageManagerError,
+  type PackageManagerService,
+  type SecuredPackage
+} from "../services/PackageManager.js"
 import { lastLine, Shell } from "../services/Shell.js"
 import { runChecked } from "./CheckedCommand.js"
+import { rebuild } from "./DebRepack.js"
 import {
   type HostFileError,
   listDirectoryIfExists,
@@ -18,6 +24,7 @@ import {
   underRoot,
   writeFileAtomically
 } from "./HostFiles.js"
+import { dropOthers, findKept, findPackageFile, keep } from "./KeptPackages.js"
 
 export interface AptOptions {
   readonly root: string
@@ -40,6 +47,9 @@ export const APT_ENV: Readonly<Record<string, string>> = {
   // Ubuntu's needrestart hook would otherwise prompt, or restart unrelated services.
   NEEDRESTART_SUSPEND: "1"
 }
+
+/** Where apt-get keeps the packages it downloads. */
+export const APT_ARCHIVES = "/var/cache/apt/archives"
 
 const QUERY_TIMEOUT = Duration.minutes(2)
 const FETCH_TIMEOUT = Duration.minutes(10)
@@ -230,6 +240,91 @@ export const make = (options: AptOptions) =>
       return Option.some(done.join(", then "))
     })
 
+    const installedState = Effect.map(dpkgQuery, (stdout) =>
+      Option.map(parseDpkgQuery(stdout), (version) => ({ version, unfinished: Option.isSome(unfinishedState(stdout)) })))
+
+    const inArchives = (version: string) =>
+      findPackageFile(options.root, "deb", [APT_ARCHIVES], version).pipe(
+        Effect.mapError(fileFailure("read the apt cache"))
+      )
+
+    const keepFile = (file: string) => keep(options.root, file).pipe(Effect.mapError(fileFailure("keep the agent package")))
+
+    const secured = (source: SecuredPackage["source"]) => (file: string): SecuredPackage => ({ source, file })
+
+    /** The installed version's package, in the contract's order: kept, repository, cache, rebuilt. */
+    const securePackage = (version: string) =>
+      Effect.gen(function*() {
+        const kept = yield* findKept(options.root, "deb", version).pipe(Effect.mapError(fileFailure("read the kept packages")))
+        if (Option.isSome(kept)) return Option.some(secured("kept")(kept.value))
+        if (DEB_VERSION.test(version)) {
+          const fetched = yield* apt("apt-get install -d --reinstall", [
+            "apt-get",
+            "install",
+            "-y",
+            "-d",
+            "--reinstall",
+            "--allow-downgrades",
+            "--no-install-recommends",
+            "-o",
+            "DPkg::Lock::Timeout=300",
+            `${AGENT_PACKAGE}=${version}`
+          ], FETCH_TIMEOUT).pipe(
+            // apt says so, and exits 0, when no source offers the installed version any more.
+            Effect.filterOrFail(
+              (result) => !/cannot be downloaded/.test(result.stdout + result.stderr),
+              (result) => new PackageManagerError({ operation: "apt-get install -d --reinstall", detail: lastLine(result) })
+            ),
+            Effect.tapError((error) => Effect.logDebug(`the repository does not offer ${version}: ${error.message}`)),
+            Effect.option
+          )
+          const cached = yield* inArchives(version)
+          if (Option.isSome(cached)) {
+            return Option.some(secured(Option.isSome(fetched) ? "repository" : "cache")(yield* keepFile(cached.value)))
+          }
+        }
+        const rebuilt = yield* rebuild(options.root, shell, version)
+        return Option.map(rebuilt, secured("rebuilt"))
+      })
+
+    const keepPackages = (versions: ReadonlyArray<string>) =>
+      Effect.gen(function*() {
+        for (const version of versions) {
+          const kept = yield* findKept(options.root, "deb", version).pipe(Effect.mapError(fileFailure("read the kept packages")))
+          if (Option.isSome(kept)) continue
+          const cached = yield* inArchives(version)
+          if (Option.isSome(cached)) yield* keepFile(cached.value)
+        }
+        yield* dropOthers(options.root, "deb", versions).pipe(Effect.mapError(fileFailure("drop old kept packages")))
+      })
+
+    /** Installs the kept package over whatever the failed upgrade left, then checks dpkg's word on it. */
+    const restore = (package_: SecuredPackage, version: string) =>
+      Effect.gen(function*() {
+        const operation = `apt-get install ${package_.file}`
+        const before = dpkgPackages(yield* dpkgQuery)
+        const done = before.length > 0 && before.every((p) => p.state === "installed" && p.version === version)
+        if (!done) {
+          yield* apt(operation, [
+            "apt-get",
+            "install",
+            "-y",
+            "--no-install-recommends",
+            "--allow-downgrades",
+            ...TRANSACTION_OPTIONS,
+            package_.file
+          ], TRANSACTION_TIMEOUT)
+        }
+        const after = dpkgPackages(yield* dpkgQuery)
+        const installed = after.find((p) => p.state === "installed")
+        if (installed?.version !== version || after.some((p) => UNFINISHED_STATES.has(p.state))) {
+          return yield* new PackageManagerError({
+            operation,
+            detail: `${AGENT_PACKAGE} is ${after.map((p) => `${p.state} ${p.version}`).join(", ") || "not installed"}, not ${version}`
+          })
+        }
+      })
+
     const service: PackageManagerService = {
       kind: "apt",
 
@@ -302,6 +397,10 @@ export const make = (options: AptOptions) =>
       ], TRANSACTION_TIMEOUT).pipe(Effect.asVoid),
 
       installVersion,
+      securePackage,
+      keepPackages,
+      restore,
+      installedState,
 
       isHeld: apt("apt-mark showhold", ["apt-mark", "showhold", AGENT_PACKAGE], QUERY_TIMEOUT).pipe(
         Effect.map((result) => showholdListsAgent(result.stdout))

@@ -26,6 +26,13 @@ const packageManager = Layer.effect(
       download: would("download the new agent package"),
       install: would("install the newest agent package"),
       installVersion: (version) => would(`install driveclient ${version}`),
+      securePackage: (version) =>
+        Effect.as(
+          would(`keep a package of driveclient ${version} for a rollback`),
+          Option.some({ source: "kept" as const, file: "(dry run)" })
+        ),
+      keepPackages: (versions) => would(`keep the packages of driveclient ${versions.join(" and ")}`),
+      restore: (secured, version) => would(`install driveclient ${version} again from ${secured.file}`),
       repair: Effect.as(would("repair an interrupted package transaction, if any"), Option.none())
     }))
 )

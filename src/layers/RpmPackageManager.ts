@@ -9,7 +9,12 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import { compareUpstream, upstreamOf } from "../domain/Version.js"
 import { definesAgentRepository, YUM_REPO_SECTION, yumRepoProblem } from "../domain/YumRepoFile.js"
-import { PackageManager, PackageManagerError, type PackageManagerService } from "../services/PackageManager.js"
+import {
+  PackageManager,
+  PackageManagerError,
+  type PackageManagerService,
+  type SecuredPackage
+} from "../services/PackageManager.js"
 import { lastLine, Shell } from "../services/Shell.js"
 import { runChecked } from "./CheckedCommand.js"
 import {
@@ -22,6 +27,7 @@ import {
   underRoot,
   writeFileAtomically
 } from "./HostFiles.js"
+import { dropOthers, findKept, findPackageFile, keep, KEPT_PACKAGES_DIR, subdirectories } from "./KeptPackages.js"
 import { isAgentHeld } from "./RpmHolds.js"
 import { awaitNoTransaction } from "./RpmTransactionLocks.js"
 
@@ -39,6 +45,9 @@ const REPOS_DIR = "/etc/yum.repos.d"
 export const AGENT_REPO_FILE = `${REPOS_DIR}/${YUM_REPO_SECTION}.repo`
 
 export const RPM_ENV: Readonly<Record<string, string>> = { LC_ALL: "C" }
+
+/** Where a package of the installed version is downloaded before it is copied among the kept ones. */
+const DOWNLOAD_DIR = `${KEPT_PACKAGES_DIR}/.download`
 
 const QUERY_TIMEOUT = Duration.minutes(2)
 const FETCH_TIMEOUT = Duration.minutes(10)
@@ -226,6 +235,96 @@ export const make = (options: RpmOptions) =>
       return Option.some(described)
     })
 
+    /**
+     * The per-repository package caches: dnf 4's `/var/cache/dnf/<repo>-<hash>/packages`, dnf 5's
+     * under `/var/cache/libdnf5`, yum's `/var/cache/yum/<arch>/<release>/<repo>/packages`.
+     */
+    const cacheDirectories = Effect.gen(function*() {
+      const dirs: Array<string> = []
+      for (const parent of ["/var/cache/dnf", "/var/cache/libdnf5"]) {
+        dirs.push(...(yield* subdirectories(options.root, parent, "packages")))
+      }
+      for (const arch of yield* subdirectories(options.root, "/var/cache/yum", "")) {
+        for (const release of yield* subdirectories(options.root, arch, "")) {
+          dirs.push(...(yield* subdirectories(options.root, release, "packages")))
+        }
+      }
+      return dirs
+    }).pipe(Effect.mapError(fileFailure("read the package cache")))
+
+    const inCache = (version: string) =>
+      Effect.flatMap(cacheDirectories, (dirs) =>
+        findPackageFile(options.root, "rpm", dirs, version).pipe(Effect.mapError(fileFailure("read the package cache"))))
+
+    const kept = (version: string) =>
+      findKept(options.root, "rpm", version).pipe(Effect.mapError(fileFailure("read the kept packages")))
+
+    const keepFile = (file: string) => keep(options.root, file).pipe(Effect.mapError(fileFailure("keep the agent package")))
+
+    /** The installed version's package, in the contract's order: kept, repository, cache. */
+    const securePackage = (version: string) =>
+      Effect.gen(function*() {
+        const found = yield* kept(version)
+        if (Option.isSome(found)) return Option.some<SecuredPackage>({ source: "kept", file: found.value })
+        if (!RPM_VERSION.test(version)) return Option.none<SecuredPackage>()
+        const spec = `${AGENT_PACKAGE}-${version}`
+        // dnf deletes what it downloaded after its next transaction (unless keepcache): a copy is kept.
+        const fetched = yield* run(`${flavor} reinstall --downloadonly ${spec}`, [
+          flavor,
+          "-y",
+          "reinstall",
+          "--downloadonly",
+          `--downloaddir=${DOWNLOAD_DIR}`,
+          spec
+        ], FETCH_TIMEOUT).pipe(
+          Effect.tapError((error) => Effect.logDebug(`the repository does not offer ${version}: ${error.message}`)),
+          Effect.option
+        )
+        const downloaded = yield* findPackageFile(options.root, "rpm", [DOWNLOAD_DIR], version).pipe(
+          Effect.mapError(fileFailure("read the downloaded package"))
+        )
+        if (Option.isSome(fetched) && Option.isSome(downloaded)) {
+          return Option.some<SecuredPackage>({ source: "repository", file: yield* keepFile(downloaded.value) })
+        }
+        const cached = yield* inCache(version)
+        if (Option.isSome(cached)) return Option.some<SecuredPackage>({ source: "cache", file: yield* keepFile(cached.value) })
+        return Option.none<SecuredPackage>()
+      })
+
+    const keepPackages = (versions: ReadonlyArray<string>) =>
+      Effect.gen(function*() {
+        for (const version of versions) {
+          if (Option.isSome(yield* kept(version))) continue
+          const cached = yield* inCache(version)
+          if (Option.isSome(cached)) yield* keepFile(cached.value)
+        }
+        yield* dropOthers(options.root, "rpm", versions).pipe(Effect.mapError(fileFailure("drop old kept packages")))
+      })
+
+    /**
+     * Back to exactly `version` from its kept package: the duplicate an interrupted upgrade
+     * left is removed first, then the package is downgraded (or installed) from the file.
+     */
+    const restore = (package_: SecuredPackage, version: string) =>
+      Effect.gen(function*() {
+        const operation = `${flavor} downgrade ${package_.file}`
+        let installed = yield* installedVersions
+        if (installed.length > 1) {
+          yield* repair
+          installed = yield* installedVersions
+        }
+        const order = installed.length === 1 ? compareVersions(installed[0]!, version) : -1
+        if (order > 0) yield* run(operation, [flavor, "-y", "downgrade", package_.file], TRANSACTION_TIMEOUT)
+        if (order < 0) yield* run(`${flavor} install ${package_.file}`, [flavor, "-y", "install", package_.file], TRANSACTION_TIMEOUT)
+        const after = yield* installedVersions
+        if (after.length !== 1 || compareVersions(after[0]!, version) !== 0) {
+          return yield* new PackageManagerError({
+            operation,
+            detail: `installed ${AGENT_PACKAGE} is ${after.join(", ") || "none"}, not ${version}`
+          })
+        }
+      })
+
     const service: PackageManagerService = {
       kind: flavor,
       installedVersion,
@@ -260,6 +359,11 @@ export const make = (options: RpmOptions) =>
       download,
       install,
       installVersion,
+      securePackage,
+      keepPackages,
+      restore,
+      installedState: Effect.map(installedVersions, (versions) =>
+        Option.map(newest(versions), (version) => ({ version, unfinished: versions.length > 1 }))),
       isHeld: isAgentHeld(options.root, flavor).pipe(
         Effect.mapError((error) => new PackageManagerError({ operation: `read the ${flavor} locks`, detail: error.message }))
       ),

@@ -28,6 +28,7 @@ export interface UpdateOptions extends HostOptions {
   readonly maxWait: Option.Option<number>
   readonly healthGrace: number
   readonly dryRun: boolean
+  readonly upgradeWithoutRollback: boolean
 }
 
 export interface StatusOptions extends HostOptions {
@@ -117,6 +118,12 @@ const dryRun = Options.boolean("dry-run").pipe(
   Options.withDescription("Say what the pass would do, and change nothing.")
 )
 
+const upgradeWithoutRollback = Options.boolean("upgrade-without-rollback").pipe(
+  Options.withDescription(
+    "Upgrade a running agent even when no package of its installed version can be kept for a rollback."
+  )
+)
+
 const logFile = Options.text("log-file").pipe(
   Options.withAlias("l"),
   Options.withPseudoName("PATH"),
@@ -166,7 +173,8 @@ export const make = <E, R>(handlers: Handlers<E, R>) => ({
       serviceManager,
       maxWait,
       healthGrace,
-      dryRun
+      dryRun,
+      upgradeWithoutRollback
     },
     handlers.update
   ).pipe(

@@ -17,9 +17,18 @@ import { ShutdownInhibitor } from "../services/ShutdownInhibitor.js"
 import { StateStore } from "../services/StateStore.js"
 import { UpdaterConfig } from "../services/UpdaterConfig.js"
 import { holdAgentLock } from "./AgentLock.js"
+import { notHealthy, staysRunning } from "./HealthCheck.js"
+import { clearJournal, journal, type JournalSteps, type UpgradeInProgress } from "./Journal.js"
 import { isUpdater } from "./Pidfile.js"
-import { rollBackUnlessHealthy } from "./HealthCheck.js"
-import { clearJournal, journalStep, recoverInterruptedUpgrade } from "./Recovery.js"
+import { recoverInterruptedUpgrade } from "./Recovery.js"
+import { restoreRunning, rollBack } from "./Rollback.js"
+
+/** An upgrade of a stopped agent failed, with no package of the previous version to go back to. */
+export class UpgradeFailed extends Data.TaggedError("UpgradeFailed")<{ readonly target: string; readonly reason: string }> {
+  override get message(): string {
+    return `the upgrade to ${this.target} failed (${this.reason}); no package of the previous version was kept to roll back to`
+  }
+}
 
 export type PassOutcome = Data.TaggedEnum<{
   UpToDate: { readonly installed: string; readonly published: string }
@@ -64,51 +73,103 @@ export const transaction = Effect.gen(function*() {
   return yield* packages.installedVersion.pipe(Effect.map(Option.getOrElse(() => "(none)")))
 })
 
-const installAgent = Effect.gen(function*() {
-  const packages = yield* PackageManager
-  yield* Effect.logInfo("the agent is not installed; installing it")
-  yield* packages.refresh((yield* Repository).base)
-  const version = yield* transaction
-  yield* Effect.logInfo(`installed the agent ${version}`)
-  return PassOutcome.Installed({ version })
-})
+const keepPackages = (versions: ReadonlyArray<string>) =>
+  Effect.flatMap(PackageManager, (packages) => packages.keepPackages(versions)).pipe(
+    Effect.catchAll((error) => Effect.logWarning(error.message))
+  )
 
-/** Starts the agent again after a failed or interrupted upgrade, if it is not running. */
-const restoreRunning = Effect.gen(function*() {
-  const agent = yield* AgentService
-  if (yield* agent.isRunning) return
-  yield* Effect.logWarning("starting the agent again after the failed upgrade")
-  yield* agent.start
-}).pipe(Effect.catchAll((error) => Effect.logError(`the agent could not be started again: ${error.message}`)))
+/** Installs the agent, or finishes a package an earlier transaction left half-way. */
+const installAgent = (unfinished: Option.Option<string>) =>
+  Effect.gen(function*() {
+    const packages = yield* PackageManager
+    yield* Option.match(unfinished, {
+      onNone: () => Effect.logInfo("the agent is not installed; installing it"),
+      onSome: (version) => Effect.logWarning(`the agent ${version} was left half-installed; installing it again`)
+    })
+    yield* packages.refresh((yield* Repository).base)
+    // Downloaded first, so that a copy is kept even where the package manager empties its cache.
+    const candidate = yield* packages.candidateVersion
+    if (Option.isSome(candidate)) {
+      yield* packages.download
+      yield* keepPackages([candidate.value])
+    }
+    const version = yield* transaction
+    yield* keepPackages([version])
+    yield* Effect.logInfo(`installed the agent ${version}`)
+    return PassOutcome.Installed({ version })
+  })
 
-const upgradeRunningAgent = (previous: string, target: string) =>
+/** What went wrong after the agent was stopped, in a few words for the rollback. */
+const afterStopFailure = (what: string) => (error: { readonly message: string }) => `${what}: ${error.message}`
+
+/** The upgrade once the agent is stopped: transaction, start, health check. Fails with what went wrong. */
+const replaceStoppedAgent = (steps: JournalSteps, agentWasRunning: boolean) =>
+  Effect.gen(function*() {
+    const agent = yield* AgentService
+    yield* steps.step("transaction", agentWasRunning)
+    const version = yield* transaction.pipe(Effect.mapError(afterStopFailure("the package transaction failed")))
+    if (!agentWasRunning) return version
+    yield* steps.step("start", true)
+    yield* Effect.logInfo("starting the agent")
+    yield* agent.start.pipe(Effect.mapError(afterStopFailure(`the new agent ${version} did not start`)))
+    if (!(yield* UpdaterConfig).dryRun) {
+      yield* steps.step("health-check", true)
+      if (!(yield* staysRunning)) return yield* Effect.fail(yield* notHealthy(version))
+    }
+    return version
+  }).pipe(Effect.mapError((failure) => (typeof failure === "string" ? failure : failure.message)))
+
+const upgradeRunningAgent = (upgrade: UpgradeInProgress, steps: JournalSteps) =>
   Effect.gen(function*() {
     const packages = yield* PackageManager
     const agent = yield* AgentService
-    const step = journalStep({ previous, target, agentWasRunning: true })
-    yield* step("download", false)
+    yield* steps.step("download", false)
     yield* Effect.logInfo("downloading the new agent while the old one keeps running")
     yield* packages.download
-    yield* step("lock", false)
+    yield* keepPackages([upgrade.target, upgrade.previous])
+    yield* steps.step("lock", false)
     yield* holdAgentLock
     yield* (yield* ShutdownInhibitor).hold("the backup agent is being upgraded")
-    yield* step("stop", true)
+    yield* steps.step("stop", true)
     yield* Effect.logInfo("stopping the agent")
     yield* agent.stop
-    yield* step("transaction", true)
-    const version = yield* transaction
-    yield* step("start", true)
-    yield* Effect.logInfo("starting the agent")
-    yield* agent.start
-    if (!(yield* UpdaterConfig).dryRun) {
-      yield* step("health-check", true)
-      yield* rollBackUnlessHealthy({ previous, target: version, step })
-    }
-    return version
+    return yield* replaceStoppedAgent(steps, true).pipe(
+      Effect.catchAll((reason) => rollBack({ ...upgrade, reason, journal: steps, holdsAgentLock: true }))
+    )
   }).pipe(
     Effect.scoped,
     Effect.onExit((exit) => (Exit.isSuccess(exit) ? Effect.void : restoreRunning))
   )
+
+const upgradeStoppedAgent = (upgrade: UpgradeInProgress, steps: JournalSteps) =>
+  Effect.gen(function*() {
+    yield* Effect.logInfo("the agent is not running; upgrading it and leaving it stopped")
+    return yield* replaceStoppedAgent(steps, false).pipe(
+      Effect.catchAll((reason) =>
+        Effect.gen(function*() {
+          if (upgrade.secured === undefined) return yield* new UpgradeFailed({ target: upgrade.target, reason })
+          return yield* rollBack({ ...upgrade, reason, journal: steps, holdsAgentLock: false })
+        })
+      )
+    )
+  })
+
+/** The installed version's package for the way back; none when it cannot be had. */
+const securePrevious = (installed: string) =>
+  Effect.gen(function*() {
+    const packages = yield* PackageManager
+    const secured = yield* packages.securePackage(installed).pipe(
+      Effect.catchAll((error) => Effect.as(Effect.logWarning(error.message), Option.none()))
+    )
+    if (Option.isSome(secured)) {
+      yield* Effect.logInfo(`secured driveclient ${installed} for a rollback (${secured.value.source}: ${secured.value.file})`)
+    }
+    return secured
+  })
+
+const noWayBack = (installed: string) =>
+  `no package of the installed ${installed} can be had for a rollback (none kept, none in the repository or the ` +
+  `package cache, none rebuilt); a running agent is not stopped without a way back (--upgrade-without-rollback accepts that)`
 
 /** Why an old agent is to be left as it is, if it is. */
 const reasonToLeaveAlone = (published: string) =>
@@ -119,7 +180,7 @@ const reasonToLeaveAlone = (published: string) =>
     if (yield* packages.isHeld) return Option.some("the administrator holds the driveclient package at its version")
     if (failedVersion !== undefined && compareUpstream(published, failedVersion.version) <= 0) {
       return Option.some(
-        `${failedVersion.version} did not stay running and was rolled back (${failedVersion.reason}); waiting for a newer version`
+        `${failedVersion.version} failed and was rolled back (${failedVersion.reason}); waiting for a newer version`
       )
     }
     if (!(yield* agent.isEnabled) && !(yield* agent.isRunning)) {
@@ -144,24 +205,41 @@ const upgradeAgent = (installed: string, published: string) =>
       )
       return PassOutcome.NotOffered({ installed, published, candidate: Option.getOrUndefined(candidate) })
     }
+    const target = candidate.value
     const running = yield* agent.isRunning
-    const version = running
-      ? yield* upgradeRunningAgent(installed, candidate.value)
-      : yield* Effect.gen(function*() {
-        yield* Effect.logInfo("the agent is not running; upgrading it and leaving it stopped")
-        yield* journalStep({ previous: installed, target: candidate.value, agentWasRunning: false })("transaction", false)
-        return yield* transaction
-      })
-    if (config.dryRun) {
-      yield* Effect.logInfo(`dry run: the agent would be upgraded from ${installed} to ${candidate.value}; nothing was changed`)
-      return PassOutcome.Upgraded({ from: installed, to: candidate.value, agentWasRunning: running })
+    yield* journal({ previous: installed, target, agentWasRunning: running }).step("secure", false)
+    const secured = yield* securePrevious(installed)
+    if (Option.isNone(secured) && running && !config.upgradeWithoutRollback) {
+      yield* clearJournal
+      const reason = noWayBack(installed)
+      yield* Effect.logWarning(`the agent ${installed} is older than ${published}, but ${reason}`)
+      return PassOutcome.Skipped({ installed, published, reason })
     }
+    const upgrade: UpgradeInProgress = { previous: installed, target, agentWasRunning: running, secured: Option.getOrUndefined(secured) }
+    const steps = journal(upgrade)
+    const version = running ? yield* upgradeRunningAgent(upgrade, steps) : yield* upgradeStoppedAgent(upgrade, steps)
+    yield* clearJournal
+    if (config.dryRun) {
+      yield* Effect.logInfo(`dry run: the agent would be upgraded from ${installed} to ${target}; nothing was changed`)
+      return PassOutcome.Upgraded({ from: installed, to: target, agentWasRunning: running })
+    }
+    yield* keepPackages([version, installed])
     yield* Effect.logInfo(`upgraded the agent from ${installed} to ${version}`)
     return PassOutcome.Upgraded({ from: installed, to: version, agentWasRunning: running })
-  }).pipe(
-    // A failed upgrade keeps its journal: the next pass finishes what it left (see Recovery).
-    Effect.tap(() => clearJournal)
-  )
+  })
+
+/**
+ * The agent's package as the pass goes on from: one an earlier transaction left half-way is
+ * repaired first, and if it cannot be, it is reported as unfinished — never as up to date.
+ */
+const installedAgent = Effect.gen(function*() {
+  const packages = yield* PackageManager
+  const found = yield* packages.installedState
+  if (Option.isNone(found) || !found.value.unfinished) return found
+  yield* Effect.logWarning(`the agent's package ${found.value.version} was left half-way by an earlier transaction; repairing it`)
+  yield* Effect.uninterruptible(packages.repair).pipe(Effect.catchAll((error) => Effect.logError(error.message)))
+  return yield* packages.installedState
+})
 
 export interface PassOptions {
   /** Upgrade an old agent; when false, the pass reports `Behind` instead (the daemon's rollout delay). */
@@ -172,7 +250,6 @@ const passOnce = (options: PassOptions) =>
   Effect.gen(function*() {
     const config = yield* UpdaterConfig
     const repository = yield* Repository
-    const packages = yield* PackageManager
     yield* FileLock.acquireScoped(config.passLock, {
       poll: config.lockPoll,
       // Only an updater writes this lock: anything else in it (a dead pid, a reused one, no pid) is stale.
@@ -183,19 +260,21 @@ const passOnce = (options: PassOptions) =>
     const published = yield* repository.latestVersion
     yield* Effect.logDebug(`${repository.base}/version.txt names ${published}`)
     yield* ensureRepository
-    const installed = yield* packages.installedVersion
-    if (Option.isNone(installed)) return yield* installAgent
-    if (isUpToDate(installed.value, published)) {
-      yield* Effect.logInfo(`the agent ${installed.value} is up to date (published: ${published})`)
-      return PassOutcome.UpToDate({ installed: installed.value, published })
+    const agent = yield* installedAgent
+    if (Option.isNone(agent)) return yield* installAgent(Option.none())
+    if (agent.value.unfinished) return yield* installAgent(Option.some(agent.value.version))
+    const installed = agent.value.version
+    if (isUpToDate(installed, published)) {
+      yield* Effect.logInfo(`the agent ${installed} is up to date (published: ${published})`)
+      return PassOutcome.UpToDate({ installed, published })
     }
     const reason = yield* reasonToLeaveAlone(published)
     if (Option.isSome(reason)) {
-      yield* Effect.logWarning(`the agent ${installed.value} is older than ${published}, but ${reason.value}`)
-      return PassOutcome.Skipped({ installed: installed.value, published, reason: reason.value })
+      yield* Effect.logWarning(`the agent ${installed} is older than ${published}, but ${reason.value}`)
+      return PassOutcome.Skipped({ installed, published, reason: reason.value })
     }
-    if (!options.upgrade) return PassOutcome.Behind({ installed: installed.value, published })
-    return yield* upgradeAgent(installed.value, published)
+    if (!options.upgrade) return PassOutcome.Behind({ installed, published })
+    return yield* upgradeAgent(installed, published)
   }).pipe(Effect.scoped)
 
 /** One pass, its result remembered as the last check or the last error. */

@@ -38,7 +38,8 @@ const liveHost = (options: Cli.HostOptions, config: Partial<UpdaterConfigShape> 
 
 const passConfig = (options: Cli.UpdateOptions): Partial<UpdaterConfigShape> => ({
   maxBusyWait: Option.map(options.maxWait, Duration.minutes),
-  healthGrace: Duration.seconds(options.healthGrace)
+  healthGrace: Duration.seconds(options.healthGrace),
+  upgradeWithoutRollback: options.upgradeWithoutRollback
 })
 
 const hostFor = (options: Cli.UpdateOptions) => {

@@ -25,6 +25,22 @@ export type RepositorySource =
   | { readonly _tag: "AptKey"; readonly key: string }
   | { readonly _tag: "YumRepoFile"; readonly content: string }
 
+/** Where the package of the installed version, kept for a rollback, came from. */
+export type SecuredSource = "kept" | "repository" | "cache" | "rebuilt"
+
+/** A package file of the installed agent on disk, for a rollback: a host path. */
+export interface SecuredPackage {
+  readonly source: SecuredSource
+  readonly file: string
+}
+
+export interface InstalledAgent {
+  /** The full package version (`1.1.0-1`); the newest when two are installed. */
+  readonly version: string
+  /** Left half-way by a transaction: dpkg's half-installed or half-configured, or two rpm versions. */
+  readonly unfinished: boolean
+}
+
 export type RepositoryState =
   | { readonly _tag: "Configured"; readonly file: string }
   | { readonly _tag: "Missing" }
@@ -46,6 +62,24 @@ export interface PackageManagerService {
   readonly install: Effect.Effect<void, PackageManagerError>
   /** Installs exactly this package version, downgrading if need be: the rollback after a failed upgrade. */
   readonly installVersion: (version: string) => Effect.Effect<void, PackageManagerError>
+  /**
+   * A package of `version` (the installed one) on disk, for a rollback: the updater's kept
+   * copy, else downloaded from the repository, else the package manager's cache, else (deb)
+   * rebuilt from the installed files. None when none can be had.
+   */
+  readonly securePackage: (version: string) => Effect.Effect<Option.Option<SecuredPackage>, PackageManagerError>
+  /**
+   * Copies the downloaded packages of `versions` from the package manager's cache among the
+   * updater's kept packages, and drops the kept packages of any other version.
+   */
+  readonly keepPackages: (versions: ReadonlyArray<string>) => Effect.Effect<void, PackageManagerError>
+  /**
+   * Installs the secured package of `version`, downgrading, and checks that the package
+   * database then holds exactly that version, finished: the rollback.
+   */
+  readonly restore: (secured: SecuredPackage, version: string) => Effect.Effect<void, PackageManagerError>
+  /** The installed agent's version, and whether a transaction left it unfinished; none when not installed. */
+  readonly installedState: Effect.Effect<Option.Option<InstalledAgent>, PackageManagerError>
   /** Whether the administrator holds the agent at its version (`apt-mark hold`, dnf/yum versionlock). */
   readonly isHeld: Effect.Effect<boolean, PackageManagerError>
   /**

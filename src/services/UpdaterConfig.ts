@@ -23,6 +23,8 @@ export interface UpdaterConfigShape {
   readonly pid: number
   /** Report what would be done, and change nothing. */
   readonly dryRun: boolean
+  /** Upgrade a running agent even when no package of its version can be secured for a rollback. */
+  readonly upgradeWithoutRollback: boolean
 }
 
 export const DEFAULT_REPOSITORY = "https://agentrepo.drivesrvr.com"
@@ -37,7 +39,8 @@ export const defaults: UpdaterConfigShape = {
   staleLockGrace: Duration.minutes(10),
   healthGrace: Duration.seconds(30),
   pid: process.pid,
-  dryRun: false
+  dryRun: false,
+  upgradeWithoutRollback: false
 }
 
 export class UpdaterConfig extends Context.Tag("cloudbackup-updater/UpdaterConfig")<UpdaterConfig, UpdaterConfigShape>() {}

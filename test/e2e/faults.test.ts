@@ -11,7 +11,6 @@ import { describeResult, type ExecResult } from "./lib/exec.js"
 import {
   deadPid,
   eventSummary,
-  expectJournalKept,
   expectNoJournal,
   expectPackagesClean,
   expectSafeEnd,
@@ -45,25 +44,32 @@ const failureLine = (run: ExecResult) => lines({ ...run, stdout: "" }).at(-1) ??
  * dpkg's "error processing" line); rpm's scriptlet error or dnf's "Error:" line.
  */
 const PACKAGE_MANAGER_ERROR = {
-  apt: /^cloudbackup-updater: .*(E: Sub-process \/usr\/bin\/dpkg returned an error code \(1\)|dpkg: error processing .*driveclient.*)$/,
-  dnf: /^cloudbackup-updater: .*(Error: Transaction failed|error: %prein\(driveclient-1\.1\.0-1\.el9\.x86_64\) scriptlet failed, exit status 1)$/
+  apt: "(E: Sub-process /usr/bin/dpkg returned an error code \\(1\\)|dpkg: error processing .*driveclient.*)",
+  dnf: "(Error: Transaction failed|error: %prein\\(driveclient-1\\.1\\.0-1\\.el9\\.x86_64\\) scriptlet failed, exit status 1)"
 } as const
+
+/** The line of a failed transaction that was rolled back: what failed, with the package manager's error, and what runs. */
+const rolledBackLine = (pm: keyof typeof PACKAGE_MANAGER_ERROR, previous: string) =>
+  new RegExp(
+    `^cloudbackup-updater: the upgrade to \\S+ failed \\(the package transaction failed: .*${PACKAGE_MANAGER_ERROR[pm]}\\); ` +
+      `rolled back to ${previous.replace(/\./g, "\\.")}, which is running again$`
+  )
 
 describe.each(PMS)("a failing maintainer script with %s", (pm) => {
   const scenarios = useScenarios()
 
-  it("preinst fails on upgrade: exit 1 with the package manager's error, the old agent runs again", async () => {
+  it("preinst fails on upgrade: rolled back, exit 1 naming the package manager's error, the old agent runs again", async () => {
     const s = await scenarios.create(pm)
     const before = await oldRunningAgent(s, "1.1.0-failing-preinst")
 
     const run = await s.runUpdater()
     expect(run.code, describeResult(run)).toBe(1)
-    expect.soft(failureLine(run), describeResult(run)).toMatch(PACKAGE_MANAGER_ERROR[pm])
-    expect(await s.installedVersion(), "the package manager kept the old version").toBe(before.version)
+    expect.soft(failureLine(run), describeResult(run)).toMatch(rolledBackLine(pm, before.version!))
+    expect(await s.installedVersion(), "the old version").toBe(before.version)
     expect(await runningAgentVersion(s), "the old agent runs again").toBe("1.0.0")
     expect(summary((await s.events()).slice(before.events))).toEqual(["down 1.0.0", "up 1.0.0"])
     await expectPackagesClean(s)
-    await expectJournalKept(s)
+    await expectNoJournal(s)
     await expectSafeEnd(s, { wasRunning: true })
     console.info(`[faults ${pm}] failing preinst: ${failureLine(run)}; package: ${await packageState(s)}`)
   })
@@ -84,12 +90,14 @@ describe.each(PMS)("a failing maintainer script with %s", (pm) => {
     )
     await expectSafeEnd(s, { wasRunning: true })
     if (pm === "apt") {
-      await expectJournalKept(s)
-      // dpkg has unpacked the new files and fails to configure them: apt-get fails, the updater
-      // exits 1 with its error line, and the agent that runs again is the one on disk, 1.1.0.
+      // dpkg has unpacked the new files and fails to configure them: apt-get fails, and the
+      // updater installs the kept 1.0.0 package again over the half-configured 1.1.0.
       expect(run.code, describeResult(run)).toBe(1)
-      expect.soft(failureLine(run), describeResult(run)).toMatch(PACKAGE_MANAGER_ERROR.apt)
-      expect(after.agent).toBe("1.1.0")
+      expect.soft(failureLine(run), describeResult(run)).toMatch(rolledBackLine("apt", before.version!))
+      expect(await s.installedVersion()).toBe(before.version)
+      expect(after.agent).toBe("1.0.0")
+      await expectPackagesClean(s)
+      await expectNoJournal(s)
     } else {
       // rpm treats a failing %post as a warning ("Error in POSTIN scriptlet"): dnf completes the
       // upgrade and exits 0, so for the updater the upgrade succeeded.
@@ -100,13 +108,12 @@ describe.each(PMS)("a failing maintainer script with %s", (pm) => {
       await expectNoJournal(s)
     }
 
-    // The next run must not call it done while the package manager has the agent half-done:
-    // it finishes the package (retrying its configuration) or fails saying so.
+    // The next run leaves it so: the failed version is not tried again (apt), the upgrade is done (dnf).
     const next = await s.runUpdater()
     console.info(`[faults ${pm}] the run after it: exit ${next.code}: ${lines(next).join(" | ")}; package: ${await packageState(s)}`)
+    expect(next.code, describeResult(next)).toBe(0)
+    await expectPackagesClean(s)
     await expectSafeEnd(s, { wasRunning: true })
-    if (next.code === 0) await expectPackagesClean(s)
-    else expect(failureLine(next), describeResult(next)).toMatch(/^cloudbackup-updater: .*dpkg/)
   })
 })
 
@@ -120,13 +127,13 @@ describe.each(PMS)("a new agent that does not stay running, with %s", (pm) => {
     const run = await s.runUpdater()
     expect(run.code, describeResult(run)).toBe(1)
     expect(failureLine(run), describeResult(run)).toMatch(
-      new RegExp(`did not stay running .*rolled back to ${before.version!.replace(/\./g, "\\.")}$`)
+      new RegExp(`did not stay running .*rolled back to ${before.version!.replace(/\./g, "\\.")}, which is running again$`)
     )
     expect(await s.installedVersion(), "rolled back").toBe(before.version)
     expect(await runningAgentVersion(s), "the previous agent runs again").toBe("1.0.0")
     expect(summary((await s.events()).slice(before.events))).toEqual(["down 1.0.0", "up 1.1.0", "crash 1.1.0", "up 1.0.0"])
     await expectPackagesClean(s)
-    await expectJournalKept(s)
+    await expectNoJournal(s)
     await expectSafeEnd(s, { wasRunning: true })
 
     const status = await statusJson(s)
@@ -138,7 +145,7 @@ describe.each(PMS)("a new agent that does not stay running, with %s", (pm) => {
     const rolledBack = await s.snapshot()
     const again = await s.runUpdater()
     expect(again.code, describeResult(again)).toBe(0)
-    expect(again.stderr, describeResult(again)).toMatch(/1\.1\.0 did not stay running/)
+    expect(again.stderr, describeResult(again)).toMatch(/1\.1\.0 failed and was rolled back \(1\.1\.0-\S+ did not stay running/)
     expect(await s.snapshot(), "nothing touched: version, agent pid, events, transactions").toEqual(rolledBack)
     await expectNoJournal(s)
     await expectSafeEnd(s, { wasRunning: true })

@@ -96,15 +96,19 @@ describe("recovery that cannot finish everything", () => {
     journal: { pid: DEAD_UPDATER, step, previous: "1.1.0-1", target: "1.2.0-1", agentWasRunning: true, holdsAgentLock: true }
   })
 
-  it.effect("a package state that cannot be repaired still gets its lock released and the agent started; the pass fails", () =>
+  it.effect("a package state that cannot be repaired is rolled back, its lock released and the agent started; the pass fails", () =>
     Effect.gen(function*() {
       const host = yield* SimulatedHostTag
       yield* host.locks.holdAs(AGENT_LOCK, DEAD_UPDATER)
       const result = yield* passWithin(Duration.minutes(5))
-      expect(result._tag === "Left" && result.left.message).toBe("repair failed: dpkg: error: driveclient is half-installed")
-      expect(yield* host.state).toMatchObject({ installed: "1.1.0-1", agentRunning: true })
+      expect(result._tag === "Left" && result.left.message).toBe(
+        "the upgrade to 1.2.0-1 failed (the interrupted transaction could not be finished: " +
+          "repair failed: dpkg: error: driveclient is half-installed); rolled back to 1.1.0-1, which is running again"
+      )
+      expect(yield* host.state).toMatchObject({ installed: "1.1.0-1", unfinished: false, agentRunning: true })
       expect(yield* host.locks.held).toEqual(new Map())
-      expect((yield* (yield* StateStore).get).journal?.step).toBe("transaction")
+      // Closed, not left to fail every later pass.
+      expect((yield* (yield* StateStore).get).journal).toBeUndefined()
     }).pipe(
       Effect.provide(
         simulatedRun(
@@ -121,7 +125,7 @@ describe("recovery that cannot finish everything", () => {
       const host = yield* SimulatedHostTag
       const result = yield* passWithin(Duration.minutes(5))
       expect(result._tag === "Left" && result.left.message).toBe(
-        "the agent 1.2.0-1 did not stay running for 10s; rolled back to 1.1.0-1"
+        "the upgrade to 1.2.0-1 failed (1.2.0-1 did not stay running for 10s); rolled back to 1.1.0-1, which is running again"
       )
       expect(yield* host.state).toMatchObject({ installed: "1.1.0-1", agentRunning: true })
       expect((yield* (yield* StateStore).get).failedVersion?.version).toBe("1.2.0")
@@ -143,14 +147,15 @@ describe("health check after an upgrade", () => {
       const host = yield* SimulatedHostTag
       const result = yield* passWithin(Duration.minutes(5))
       expect(result._tag === "Left" && result.left.message).toBe(
-        "the agent 1.2.0-1 did not stay running for 10s; rolled back to 1.1.0-1"
+        "the upgrade to 1.2.0-1 failed (1.2.0-1 did not stay running for 10s); rolled back to 1.1.0-1, which is running again"
       )
       expect(yield* host.state).toMatchObject({ installed: "1.1.0-1", agentRunning: true })
       expect(yield* host.locks.held).toEqual(new Map())
       const state = yield* (yield* StateStore).get
       expect(state.failedVersion?.version).toBe("1.2.0")
-      // The failed upgrade keeps its journal; the next pass finds the old agent healthy and clears it.
-      expect(state.journal?.step).toBe("rollback")
+      // A finished rollback closes its journal.
+      expect(state.journal).toBeUndefined()
+      expect((yield* whats)).toContain("transaction: restore driveclient 1.1.0-1 from kept")
 
       const again = yield* passWithin(Duration.minutes(5))
       expect(again._tag === "Right" && again.right._tag).toBe("Skipped")

@@ -3,6 +3,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import { AGENT_PID, SimulatedHostTag, UPDATER_PID } from "../../src/layers/SimulatedHost.js"
 import { formatText, gather } from "../../src/programs/Status.js"
+import { updatePass } from "../../src/programs/UpdatePass.js"
 import { repositoryFiles, simulatedRun } from "../support/SimulatedRun.js"
 
 const PIDFILE = "/run/cloudbackup-updater.pid"
@@ -75,6 +76,22 @@ describe("status", () => {
         simulatedRun({ installed: "1.1.0-1", agentRunning: true, offered: ["1.1.0-1", "1.2.0-1"] }, repositoryFiles("1.2.0"), undefined, {
           failedVersion: { version: "1.2.0", at: 0, reason: "it did not stay running after the upgrade" }
         })
+      )
+    ))
+})
+
+describe("status after a pass that had no way back", () => {
+  it.effect("the last check says why the running agent was not upgraded", () =>
+    Effect.gen(function*() {
+      const outcome = yield* updatePass
+      expect(outcome._tag).toBe("Skipped")
+      const report = yield* gather(PIDFILE)
+      expect(report.lastCheck?.result).toMatch(/^left alone: no package of the installed 1\.1\.0-1 can be had for a rollback/)
+      expect(formatText(report)).toContain("--upgrade-without-rollback")
+      expect((yield* (yield* SimulatedHostTag).state).agentRunning).toBe(true)
+    }).pipe(
+      Effect.provide(
+        simulatedRun({ installed: "1.1.0-1", agentRunning: true, offered: ["1.2.0-1"], kept: [], rebuildable: false })
       )
     ))
 })

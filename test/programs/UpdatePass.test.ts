@@ -41,12 +41,15 @@ describe("updatePass on the simulated host", () => {
       expect(transactions).toEqual(["transaction: install driveclient 1.2.0-1 (from cache)"])
     }).pipe(Effect.provide(simulatedRun(OLD_RUNNING))))
 
-  it.effect("a failed transaction starts the old agent again and fails with the package manager's line", () =>
+  it.effect("a failed transaction rolls back, starts the old agent again and fails with the package manager's line", () =>
     Effect.gen(function*() {
       const fiber = yield* Effect.fork(Effect.flip(updatePass))
       yield* TestClock.adjust(Duration.minutes(5))
       const error = yield* Fiber.join(fiber)
-      expect(error.message).toBe("install failed: E: Sub-process /usr/bin/dpkg returned an error code (1)")
+      expect(error.message).toBe(
+        "the upgrade to 1.2.0-1 failed (the package transaction failed: install failed: " +
+          "E: Sub-process /usr/bin/dpkg returned an error code (1)); rolled back to 1.1.0-1, which is running again"
+      )
       const host = yield* SimulatedHostTag
       const state = yield* host.state
       expect(state).toMatchObject({ installed: "1.1.0-1", agentRunning: true })

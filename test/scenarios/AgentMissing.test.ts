@@ -19,6 +19,8 @@ describe.each(flavors)("agent missing, $name", (flavor) => {
       expect(yield* world.host.commands).toEqual([
         expected.installedVersion,
         ...expected.refresh,
+        expected.candidate,
+        ...expected.download(false),
         ...expected.install(false),
         expected.installedVersion
       ])
@@ -40,7 +42,7 @@ describe("agent removed but not purged (apt)", () => {
       const outcome = yield* world.pass
       expect(outcome).toEqual(expect.objectContaining({ _tag: "Installed", version: "1.2.0-1" }))
       const expected = expectedPackageCommands(apt)
-      expect(yield* world.host.commands).toEqual([DPKG_QUERY, ...expected.refresh, ...expected.install(false), DPKG_QUERY])
+      expect(yield* world.host.commands).toEqual([DPKG_QUERY, ...expected.refresh, expected.candidate, ...expected.download(false), ...expected.install(false), DPKG_QUERY])
     }))
 
   it.scoped("a half-configured agent counts as installed and is repaired by the upgrade", () =>

@@ -55,6 +55,8 @@ describe.each(flavors)("repository missing, $name", (flavor) => {
       expect(yield* world.host.commands).toEqual([
         expected.installedVersion,
         ...expected.refresh,
+        expected.candidate,
+        ...expected.download(false),
         ...expected.install(false),
         expected.installedVersion
       ])

@@ -88,7 +88,7 @@ describe.each(flavors)("old agent running and idle, $name", (flavor) => {
       expect(start?.output).toBe(flavor.serviceManager === "sysv" ? "discard" : "capture")
     }))
 
-  it.scoped("a failed package transaction starts the old agent again and fails with the package manager's line", () =>
+  it.scoped("a failed package transaction rolls back, starts the old agent again and fails with the package manager's line", () =>
     Effect.gen(function*() {
       const failure = flavor.packageManager === "apt"
         ? "E: Sub-process /usr/bin/dpkg returned an error code (1)"
@@ -102,15 +102,21 @@ describe.each(flavors)("old agent running and idle, $name", (flavor) => {
       const exit = yield* Effect.exit(world.pass)
       expect(Exit.isFailure(exit)).toBe(true)
       const error = Exit.isFailure(exit) ? Option.getOrUndefined(Cause.failureOption(exit.cause)) : undefined
-      expect(error?._tag).toBe("PackageManagerError")
-      expect(error?.message).toMatch(new RegExp(`failed: ${failure.replace(/[()]/g, "\\$&")}$`))
+      expect(error?._tag).toBe("UpgradeRolledBack")
+      expect(error?.message).toMatch(
+        new RegExp(`failed: ${failure.replace(/[()]/g, "\\$&")}\\); rolled back to ${packageVersion(flavor, "1.1.0")}, which is running again$`)
+      )
       expect(error?.message).not.toContain("\n")
 
+      // The transaction left the old version in place: the rollback finds nothing to install and starts it.
       expect(yield* world.host.commands).toEqual([
         ...upToStop(flavor),
         ...expected.install(true),
         service.status,
-        service.start
+        expected.installedVersion,
+        expected.installedVersion,
+        service.start,
+        service.status
       ])
       const state = yield* world.host.state
       expect(state.running).toBe(true)

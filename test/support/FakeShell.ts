@@ -13,6 +13,9 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Ref from "effect/Ref"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { versionOfFile } from "../../src/domain/PackageFiles.js"
 import { compareUpstream, upstreamOf } from "../../src/domain/Version.js"
 import { type CommandResult, type RunOptions, Shell, ShellError, type ShellService } from "../../src/services/Shell.js"
 
@@ -39,6 +42,13 @@ export interface FakeFailures {
   readonly repair?: string
   readonly stop?: string
   readonly start?: string
+  /** The agent's service fails to start while this version is installed (a bad release). */
+  readonly startOf?: string
+  /**
+   * The upgrade's postinst fails: apt leaves the new version half-configured, rpm leaves both
+   * versions installed; the line is the package manager's error.
+   */
+  readonly postinst?: string
 }
 
 export interface FakeHostState {
@@ -85,6 +95,11 @@ export interface FakeHostInit {
   readonly lsbStatus?: number
   readonly downloadTime?: Duration.DurationInput
   readonly transactionTime?: Duration.DurationInput
+  /**
+   * The host's root directory: when set, downloads leave package files in the package
+   * manager's cache under it, and packages are installed from files there.
+   */
+  readonly root?: string
 }
 
 export interface TranscriptEntry {
@@ -149,11 +164,32 @@ const AUDIT_TEXT: Partial<Record<DpkgState, string>> = {
   "triggers-pending": "The following packages have been triggered, but the trigger processing\nhas not yet been done.  Trigger processing can be requested using\ndselect or dpkg --configure --pending (or dpkg --triggers-only):\n"
 }
 
+/** The agent's main pid that `systemctl show --property=MainPID` reports while it runs. */
+export const AGENT_MAIN_PID = 4242
+
 /** `systemctl is-enabled` exits 0 for these unit file states, 1 for any other. */
 const ENABLED_EXIT_0 = new Set(["enabled", "enabled-runtime", "static", "alias", "indirect", "generated", "transient"])
 
+/** Where dnf (and here also yum) keeps the agent repository's packages. */
+export const RPM_CACHE = "/var/cache/dnf/drivesrvr-1f2e3d4c5b6a7980/packages"
+export const APT_CACHE = "/var/cache/apt/archives"
+
 export const make = (init: FakeHostInit = {}): Effect.Effect<FakeHostService> =>
   Effect.gen(function*() {
+    /** Leaves a package file of `version` in `dir` (a host path) under the root, if there is one. */
+    const leavePackage = (dir: string, version: string, format: "deb" | "rpm") =>
+      Effect.sync(() => {
+        if (init.root === undefined) return
+        const name = format === "deb" ? `${PACKAGE}_${version.replace(/:/g, "%3a")}_amd64.deb` : `${PACKAGE}-${version.replace(/^\d+:/, "")}.${ARCH}.rpm`
+        fs.mkdirSync(path.join(init.root, dir), { recursive: true })
+        fs.writeFileSync(path.join(init.root, dir, name), `fake ${format} of ${PACKAGE} ${version}\n`)
+      })
+    /** The version a package file under the root holds; none when it is not there. */
+    const packageFile = (hostPath: string, format: "deb" | "rpm"): string | undefined =>
+      init.root !== undefined && fs.existsSync(path.join(init.root, hostPath))
+        ? versionOfFile(format, path.basename(hostPath))
+        : undefined
+
     const hostState = yield* Ref.make<FakeHostState>({
       installed: init.installed === undefined
         ? undefined
@@ -272,6 +308,16 @@ export const make = (init: FakeHostInit = {}): Effect.Effect<FakeHostService> =>
       "--no-install-recommends",
       ...APT_TRANSACTION_OPTIONS
     ]
+    const APT_DOWNLOAD_VERSION_PREFIX = [
+      "install",
+      "-y",
+      "-d",
+      "--reinstall",
+      "--allow-downgrades",
+      "--no-install-recommends",
+      "-o",
+      "DPkg::Lock::Timeout=300"
+    ]
     const heldError = result(
       100,
       `The following held packages will be changed:\n  ${PACKAGE}\n`,
@@ -279,11 +325,11 @@ export const make = (init: FakeHostInit = {}): Effect.Effect<FakeHostService> =>
     )
 
     /** `apt-get install ... driveclient=V`: only a version apt knows of, downgrading only when allowed. */
-    const aptInstallVersion = (argv: ReadonlyArray<string>, version: string, options: RunOptions) =>
+    const aptInstallVersion = (argv: ReadonlyArray<string>, version: string, options: RunOptions, fromFile = false) =>
       Effect.gen(function*() {
         const state = yield* get
         const installed = agentPresent(state) ? state.installed!.version : undefined
-        if (!visibleOffers(state).includes(version) && installed !== version) {
+        if (!fromFile && !visibleOffers(state).includes(version) && installed !== version) {
           return result(100, "Reading package lists...\n", `E: Version '${version}' for '${PACKAGE}' was not found\n`)
         }
         if (state.installed?.dpkgState === "installed" && installed === version) {
@@ -329,6 +375,25 @@ export const make = (init: FakeHostInit = {}): Effect.Effect<FakeHostService> =>
         const args = argv.slice(1)
         const state = yield* get
         if (sameArgs(args, APT_FIX_BROKEN)) return yield* aptFixBroken(argv, options)
+        const last = args.at(-1) ?? ""
+        if (last.startsWith(`${PACKAGE}=`) && sameArgs(args.slice(0, -1), APT_DOWNLOAD_VERSION_PREFIX)) {
+          const version = last.slice(PACKAGE.length + 1)
+          if (!visibleOffers(state).includes(version) && state.installed?.version === version) {
+            // What apt says, exiting 0, of an installed version no source offers any more.
+            return result(0, `Reinstallation of ${PACKAGE} is not possible, it cannot be downloaded.\n0 upgraded, 0 newly installed, 0 to remove and 0 not upgraded.\n`)
+          }
+          if (!visibleOffers(state).includes(version)) {
+            return result(100, "Reading package lists...\n", `E: Version '${version}' for '${PACKAGE}' was not found\n`)
+          }
+          yield* takeTime(argv, state.downloadMillis, options)
+          yield* leavePackage(APT_CACHE, version, "deb")
+          return result(0, `Get:1 https://agentrepo.example/debian serveragent/main amd64 ${PACKAGE} amd64 ${version}\nDownload complete and in download only mode\n`)
+        }
+        if (last.startsWith("/") && sameArgs(args.slice(0, -1), APT_INSTALL_VERSION_PREFIX)) {
+          const version = packageFile(last, "deb")
+          if (version === undefined) return result(100, "", `E: Unsupported file ${last} given on commandline\n`)
+          return yield* aptInstallVersion(argv, version, options, true)
+        }
         const pinned = args.at(-1)?.startsWith(`${PACKAGE}=`) === true &&
           (sameArgs(args.slice(0, -1), APT_INSTALL_VERSION_PREFIX) || sameArgs(args.slice(0, -1), APT_REINSTALL_VERSION_PREFIX))
         if (pinned) return yield* aptInstallVersion(argv, args.at(-1)!.slice(PACKAGE.length + 1), options)
@@ -358,11 +423,16 @@ export const make = (init: FakeHostInit = {}): Effect.Effect<FakeHostService> =>
           yield* takeTime(argv, state.downloadMillis, options)
           if (state.failures.download !== undefined) return result(100, "", `${state.failures.download}\n`)
           yield* set((s) => ({ ...s, downloaded: candidate }))
+          yield* leavePackage(APT_CACHE, candidate, "deb")
           return result(0, `Get:1 https://agentrepo.example/debian serveragent/main amd64 ${PACKAGE} amd64 ${candidate}\nDownload complete and in download only mode\n`)
         }
         yield* takeTime(argv, state.transactionMillis, options)
         if (state.failures.install !== undefined) {
           return result(100, `Setting up ${PACKAGE} (${candidate}) ...\n`, `dpkg: error processing package ${PACKAGE} (--configure):\n${state.failures.install}\n`)
+        }
+        if (state.failures.postinst !== undefined && agentPresent(state)) {
+          yield* set((s) => ({ ...s, installed: { version: candidate, dpkgState: "half-configured" }, downloaded: undefined }))
+          return result(100, `Setting up ${PACKAGE} (${candidate}) ...\n`, `dpkg: error processing package ${PACKAGE} (--configure):\n${state.failures.postinst}\n`)
         }
         yield* set((s) => ({ ...s, installed: { version: candidate, dpkgState: "installed" }, downloaded: undefined }))
         return result(0, `Unpacking ${PACKAGE} (${candidate}) ...\nSetting up ${PACKAGE} (${candidate}) ...\n`)
@@ -412,6 +482,20 @@ export const make = (init: FakeHostInit = {}): Effect.Effect<FakeHostService> =>
         return result(0, configures ? `Setting up ${PACKAGE} (${state.installed!.version}) ...\n` : "")
       })
 
+    /** `dpkg-deb --build DIR OUT`: the package appears at OUT. */
+    const dpkgDeb = (argv: ReadonlyArray<string>) =>
+      Effect.sync(() => {
+        const [flag, dir, out] = argv.slice(1)
+        if (flag !== "--build" || dir === undefined || out === undefined || init.root === undefined) {
+          return result(2, "", `dpkg-deb: error: fake does not support ${argv.slice(1).join(" ")}\n`)
+        }
+        if (!fs.existsSync(path.join(init.root, dir, "DEBIAN/control"))) {
+          return result(2, "", `dpkg-deb: error: failed to open package info file '${dir}/DEBIAN/control' for reading\n`)
+        }
+        fs.writeFileSync(path.join(init.root, out), "fake rebuilt deb\n")
+        return result(0, `dpkg-deb: building package '${PACKAGE}' in '${out}'.\n`)
+      })
+
     const rpmQuery = (argv: ReadonlyArray<string>) =>
       Effect.map(get, (state) => {
         if (!sameArgs(argv.slice(1), ["-q", "--qf", "%{VERSION}-%{RELEASE}\\n", PACKAGE])) {
@@ -438,6 +522,7 @@ export const make = (init: FakeHostInit = {}): Effect.Effect<FakeHostService> =>
       "--queryformat=%{version}-%{release}\\n",
       "--duplicates"
     ])
+    const DOWNLOAD_DIR = "--downloaddir="
 
     /** `dnf/yum install|downgrade driveclient-V`: only an offered version, and a downgrade only down. */
     const rpmInstallVersion = (
@@ -445,14 +530,15 @@ export const make = (init: FakeHostInit = {}): Effect.Effect<FakeHostService> =>
       tool: "dnf" | "yum",
       verb: "install" | "downgrade",
       version: string,
-      options: RunOptions
+      options: RunOptions,
+      fromFile = false
     ) =>
       Effect.gen(function*() {
         const state = yield* get
         const installed = agentPresent(state) ? state.installed!.version : undefined
         const spec = `${PACKAGE}-${version}`
         const nothingMarked = `Error: No packages marked for ${verb === "install" ? "installation" : "downgrade"}.\n`
-        if (!visibleOffers(state).includes(version)) {
+        if (!fromFile && !visibleOffers(state).includes(version)) {
           return tool === "dnf"
             ? result(1, `No match for argument: ${spec}\n`, verb === "install" ? `Error: Unable to find a match: ${spec}\n` : nothingMarked)
             : result(1, `No package ${spec} available.\n`, "Error: Nothing to do\n")
@@ -499,7 +585,9 @@ export const make = (init: FakeHostInit = {}): Effect.Effect<FakeHostService> =>
         const tool = argv[0] as "dnf" | "yum"
         const flags = argv.slice(1).filter((arg) => arg.startsWith("-"))
         const words = argv.slice(1).filter((arg) => !arg.startsWith("-"))
-        const unknown = flags.find((flag) => !COMMON_FLAGS.has(flag) && !(tool === "dnf" && DNF_ONLY_FLAGS.has(flag)))
+        const unknown = flags.find((flag) =>
+          !COMMON_FLAGS.has(flag) && !(tool === "dnf" && DNF_ONLY_FLAGS.has(flag)) && !flag.startsWith(DOWNLOAD_DIR)
+        )
         if (unknown !== undefined) {
           return tool === "dnf"
             ? result(2, "", `dnf: error: unrecognized arguments: ${unknown}\n`)
@@ -532,6 +620,21 @@ export const make = (init: FakeHostInit = {}): Effect.Effect<FakeHostService> =>
           return result(0, `Available Packages\n${listed.map((v) => `${PACKAGE}.${ARCH}    ${v}    drivesrvr\n`).join("")}`)
         }
         const spec = words.length === 2 && words[1]!.startsWith(`${PACKAGE}-`) ? words[1]!.slice(PACKAGE.length + 1) : undefined
+        const downloadDir = flags.find((flag) => flag.startsWith(DOWNLOAD_DIR))?.slice(DOWNLOAD_DIR.length)
+        if (spec !== undefined && words[0] === "reinstall" && has("--downloadonly") && downloadDir !== undefined) {
+          if (!visibleOffers(state).includes(spec)) {
+            return result(1, `No match for argument: ${PACKAGE}-${spec}\n`, `Error: No packages marked for reinstall.\n`)
+          }
+          yield* takeTime(argv, state.downloadMillis, options)
+          yield* leavePackage(downloadDir, spec, "rpm")
+          return result(0, "Complete!\nThe downloaded packages were saved in cache until the next successful transaction.\n")
+        }
+        const file = words.length === 2 && words[1]!.startsWith("/") ? words[1]! : undefined
+        if (file !== undefined && (words[0] === "install" || words[0] === "downgrade") && !has("--downloadonly")) {
+          const version = packageFile(file, "rpm")
+          if (version === undefined) return result(1, "", `Error: Can not load RPM file: ${file}.\n`)
+          return yield* rpmInstallVersion(argv, tool, words[0], version, options, true)
+        }
         if (spec !== undefined && (words[0] === "install" || words[0] === "downgrade") && !has("--downloadonly")) {
           return yield* rpmInstallVersion(argv, tool, words[0], spec, options)
         }
@@ -561,6 +664,7 @@ export const make = (init: FakeHostInit = {}): Effect.Effect<FakeHostService> =>
           yield* takeTime(argv, state.downloadMillis, options)
           if (state.failures.download !== undefined) return result(1, "", `${state.failures.download}\n`)
           yield* set((s) => ({ ...s, downloaded: target }))
+          yield* leavePackage(RPM_CACHE, target, "rpm")
           return tool === "dnf"
             ? result(0, "The downloaded packages were saved in cache until the next successful transaction.\nComplete!\n")
             : result(1, `${PACKAGE}-${target}.${ARCH}.rpm\nexiting because "Download Only" specified\n`)
@@ -568,6 +672,10 @@ export const make = (init: FakeHostInit = {}): Effect.Effect<FakeHostService> =>
         yield* takeTime(argv, state.transactionMillis, options)
         if (state.failures.install !== undefined) {
           return result(1, "Running transaction\n", `${state.failures.install}\n`)
+        }
+        if (state.failures.postinst !== undefined && installed !== undefined) {
+          yield* set((s) => ({ ...s, installed: { version: target, dpkgState: "installed" }, duplicate: installed, downloaded: undefined }))
+          return result(1, "Running transaction\n", `${state.failures.postinst}\n`)
         }
         yield* set((s) => ({ ...s, installed: { version: target, dpkgState: "installed" }, downloaded: undefined }))
         return result(0, `Running transaction\n  ${verb === "install" ? "Installing" : "Upgrading"} : ${PACKAGE}-${target}.${ARCH}\nComplete!\n`)
@@ -579,6 +687,10 @@ export const make = (init: FakeHostInit = {}): Effect.Effect<FakeHostService> =>
         const state = yield* get
         const present = agentPresent(state)
         if (sameArgs(args, ["is-active", "--quiet", PACKAGE])) return result(!present ? 4 : state.running ? 0 : 3)
+        // Also for a unit systemd does not know: `show` reports its defaults.
+        if (sameArgs(args, ["show", "--property=MainPID", PACKAGE])) {
+          return result(0, `MainPID=${present && state.running ? AGENT_MAIN_PID : 0}\n`)
+        }
         if (sameArgs(args, ["is-enabled", PACKAGE])) {
           if (!present) return result(1, "", `Failed to get unit file state for ${PACKAGE}.service: No such file or directory\n`)
           return result(ENABLED_EXIT_0.has(state.unitFileState) ? 0 : 1, `${state.unitFileState}\n`)
@@ -590,7 +702,8 @@ export const make = (init: FakeHostInit = {}): Effect.Effect<FakeHostService> =>
         if (!present) {
           return result(5, "", `Failed to ${operation} ${PACKAGE}.service: Unit ${PACKAGE}.service not ${operation === "stop" ? "loaded" : "found"}.\n`)
         }
-        const failure = state.failures[operation]
+        const failure = state.failures[operation] ??
+          (operation === "start" && state.failures.startOf === state.installed?.version ? "Job for driveclient.service failed" : undefined)
         if (failure !== undefined) return result(1, "", `${failure}\n`)
         yield* set((s) => ({ ...s, running: operation === "start" }))
         return result(0)
@@ -612,7 +725,8 @@ export const make = (init: FakeHostInit = {}): Effect.Effect<FakeHostService> =>
             )
           case "stop":
           case "start": {
-            const failure = state.failures[action]
+            const failure = state.failures[action] ??
+              (action === "start" && state.failures.startOf === state.installed?.version ? `Starting ${PACKAGE}: [FAILED]` : undefined)
             if (failure !== undefined) return result(1, "", `${failure}\n`)
             yield* set((s) => ({ ...s, running: action === "start" }))
             return result(0, `${action === "stop" ? "Stopping" : "Starting"} ${PACKAGE}: [  OK  ]\n`)
@@ -634,6 +748,8 @@ export const make = (init: FakeHostInit = {}): Effect.Effect<FakeHostService> =>
           return aptMark(argv)
         case "dpkg":
           return dpkg(argv, options)
+        case "dpkg-deb":
+          return dpkgDeb(argv)
         case "package-cleanup":
           return sameArgs(argv.slice(1), ["-y", "--cleandupes"]) ? removeDuplicates(argv, options) : notUnderstood(argv)
         case "yum-complete-transaction":

@@ -99,7 +99,16 @@ export interface WorldOptions {
   readonly published: string
   readonly host: FakeShell.FakeHostInit
   readonly repositoryConfigured: boolean
+  /** Whether the updater kept a package of the installed version for a rollback; true by default. */
+  readonly keptInstalled?: boolean
+  readonly config?: Partial<UpdaterConfig.UpdaterConfigShape>
 }
+
+export const KEPT_DIR = "/var/lib/cloudbackup-updater/packages"
+
+/** The name of the agent's package file of `version`, as apt's and dnf's caches name it. */
+export const packageFileName = (flavor: Flavor, version: string): string =>
+  flavor.packageManager === "apt" ? `driveclient_${version}_amd64.deb` : `driveclient-${version}.x86_64.rpm`
 
 export interface CommandWithLock {
   readonly argv: ReadonlyArray<string>
@@ -143,8 +152,11 @@ export const makeWorld = (options: WorldOptions): Effect.Effect<World, never, Sc
     const root = yield* tempRoot
     if (options.repositoryConfigured) yield* configureRepository(root, flavor)
     if (flavor.serviceOnPath) yield* writeHostProgram(root, "/usr/sbin/service")
+    if (options.host.installed !== undefined && options.keptInstalled !== false) {
+      yield* writeHostFile(root, `${KEPT_DIR}/${packageFileName(flavor, options.host.installed)}`, "kept package\n")
+    }
 
-    const host = yield* FakeShell.make(options.host)
+    const host = yield* FakeShell.make({ root, ...options.host })
     const locks = yield* MemoryFileLock.make({ ownPid: UPDATER_PID, livePids: (pid) => pid === AGENT_PID })
     const agentLockFoundHeld = yield* Deferred.make<void>()
     const commandsWithLock = yield* Ref.make<ReadonlyArray<CommandWithLock>>([])
@@ -170,7 +182,8 @@ export const makeWorld = (options: WorldOptions): Effect.Effect<World, never, Sc
       passLock: PASS_LOCK,
       lockPoll: LOCK_POLL,
       // One look at the started agent keeps the command sequences short; HealthCheck's own tests cover the grace period.
-      healthGrace: Duration.zero
+      healthGrace: Duration.zero,
+      ...options.config
     })
     const http = Layer.succeed(
       Http.Http,

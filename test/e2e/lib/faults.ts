@@ -237,11 +237,6 @@ export const expectNoJournal = async (s: Scenario): Promise<void> => {
   expect((await readState(s)).journal, "the upgrade journal is cleared").toBeUndefined()
 }
 
-/** A failed upgrade keeps its journal for the next run to finish. */
-export const expectJournalKept = async (s: Scenario): Promise<void> => {
-  expect((await readState(s)).journal, "the failed upgrade's journal is kept for the next run").toBeDefined()
-}
-
 /** The version of the newest "up" event: what the running agent's binary says it is. */
 export const runningAgentVersion = async (s: Scenario): Promise<string | undefined> => {
   const pid = await s.agentPid()
@@ -337,3 +332,24 @@ export const statusJson = async (s: Scenario): Promise<Record<string, unknown>> 
 /** Agent events as "up 1.1.0", "down 1.0.0", "crash 1.1.0", "lock", "unlock". */
 export const eventSummary = (events: ReadonlyArray<AgentEvent>): string[] =>
   events.map((e) => ("version" in e ? `${e.kind} ${e.version}` : e.kind))
+
+/** `dpkg -V driveclient` / `rpm -V driveclient`: every file of the agent's package as the package database recorded it. */
+export const verifyPackage = (s: Scenario): Promise<ExecResult> =>
+  s.root.exec(s.pm === "apt" ? ["dpkg", "-V", "driveclient"] : ["rpm", "-V", "driveclient"])
+
+/** The agent's installed files match its package: `dpkg -V` / `rpm -V` exit 0 and print nothing. */
+export const expectPackageVerified = async (s: Scenario): Promise<void> => {
+  const verify = await verifyPackage(s)
+  expect({ code: verify.code, output: `${verify.stdout}${verify.stderr}`.trim() }, describeResult(verify)).toEqual({ code: 0, output: "" })
+}
+
+/** The agent packages the updater keeps for rollbacks (file names in IN_ROOT.keptPackagesDir). */
+export const keptPackages = async (s: Scenario): Promise<string[]> =>
+  (await fs.promises.readdir(s.root.path(IN_ROOT.keptPackagesDir)).catch(() => [] as string[])).sort()
+
+/** Removes every agent package from the package manager's cache; returns what it removed (paths in the root). */
+export const emptyPackageCache = async (s: Scenario): Promise<string[]> => {
+  const dirs = s.pm === "apt" ? ["/var/cache/apt/archives"] : ["/var/cache/dnf", "/var/cache/libdnf5", "/var/cache/yum"]
+  const found = await s.root.exec(["find", ...dirs, "-type", "f", "-name", "driveclient*", "-print", "-delete"])
+  return found.stdout.split("\n").filter((l) => l.trim() !== "")
+}

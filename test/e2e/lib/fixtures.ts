@@ -14,9 +14,10 @@ export type AgentVersion = (typeof AGENT_VERSIONS)[number]
  * Faulty packages (see scripts/build-packages.sh), each misbehaving only on an upgrade:
  * `slow-scripts` (preinst/%pre and postinst/%post log to /var/log/driveclient-scripts.log, then
  * sleep 3 s), `failing-preinst` (preinst/%pre exit 1), `failing-postinst` (postinst/%post exit 1),
- * `crashing-agent` (the daemon dies 1 s after it started).
+ * `crashing-agent` (the daemon dies 1 s after it started), `failing-start` (the init script's
+ * start exits 1 without starting the daemon; the one variant that fails on every start).
  */
-export const FAULT_VARIANTS = ["slow-scripts", "failing-preinst", "failing-postinst", "crashing-agent"] as const
+export const FAULT_VARIANTS = ["slow-scripts", "failing-preinst", "failing-postinst", "crashing-agent", "failing-start"] as const
 export type FaultVariant = (typeof FAULT_VARIANTS)[number]
 /** A build of an agent version: the plain one, the one padded to ~20 MiB, or a faulty 1.1.0. */
 export type Build = AgentVersion | "1.2.0-big" | `1.1.0-${FaultVariant}`

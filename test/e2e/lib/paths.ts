@@ -22,6 +22,8 @@ export const IN_ROOT = {
   agentPidfile: "/run/driveclient.pid",
   agentLock: "/var/cache/driveclient/backup-running.lock",
   updaterStateDir: "/var/lib/cloudbackup-updater",
+  /** Where the updater keeps agent packages for rollbacks. */
+  keptPackagesDir: "/var/lib/cloudbackup-updater/packages",
   aptList: "/etc/apt/sources.list.d/driveclient.list",
   aptKeyring: "/etc/apt/keyrings/driveclient.asc",
   yumRepo: "/etc/yum.repos.d/drivesrvr.repo"

@@ -10,6 +10,9 @@
 #   failing-preinst   preinst/%pre print an error and exit 1 (the package is not unpacked)
 #   failing-postinst  postinst/%post print an error and exit 1 (after the files are in place)
 #   crashing-agent    the daemon logs "<ms> crash <version> <pid>" and exits 1 s after it started
+#   failing-start     the init script's start (and restart) prints an error and exits 1 without
+#                     starting the daemon; stop and status work (a fresh install's postinst/%post,
+#                     which ignore a failed start, leave it stopped)
 set -eu
 usage="usage: build-packages.sh VERSION OUTDIR [PAD_MB [VARIANT]]"
 VERSION=${1:?$usage}
@@ -18,7 +21,7 @@ PAD_MB=${3:-0}
 VARIANT=${4:-}
 LIVES=
 case "$VARIANT" in
-"" | slow-scripts | failing-preinst | failing-postinst) ;;
+"" | slow-scripts | failing-preinst | failing-postinst | failing-start) ;;
 crashing-agent) LIVES=1 ;;
 *) echo "build-packages.sh: unknown variant: $VARIANT" >&2 && exit 2 ;;
 esac
@@ -37,6 +40,10 @@ sed -e "s/@VERSION@/$VERSION/" -e "s/@LIVES@/$LIVES/" "$AGENT/driveclient" >"$ST
 chmod 0755 "$STAGE/usr/sbin/driveclient"
 install -m 0755 "$AGENT/driveclient-busy" "$STAGE/usr/sbin/driveclient-busy"
 install -m 0755 "$AGENT/driveclient.init" "$STAGE/etc/init.d/driveclient"
+if [ "$VARIANT" = failing-start ]; then
+    sed -i "/^do_start() {\$/a\\    echo \"driveclient $VERSION: start failing on purpose\" >\&2\n    return 1" "$STAGE/etc/init.d/driveclient"
+    grep -q "start failing on purpose" "$STAGE/etc/init.d/driveclient"
+fi
 echo "$VERSION" >"$STAGE/usr/share/driveclient/VERSION"
 if [ "$PAD_MB" -gt 0 ]; then
     head -c "$((PAD_MB * 1024 * 1024))" /dev/urandom >"$STAGE/usr/share/driveclient/padding.bin"

@@ -1,0 +1,89 @@
+/**
+ * Rebuilds the installed agent's `.deb` from what dpkg knows of it, as dpkg-repack
+ * does: its files as they are on disk (changed conffiles included), its control
+ * data and conffiles from `dpkg-query -s`, and its maintainer scripts from
+ * `dpkg-query --control-path`. The last way back when no package of the installed
+ * version can be had otherwise.
+ */
+import * as fs from "node:fs/promises"
+import * as path from "node:path"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import { installedControl } from "../domain/DpkgStatus.js"
+import { AGENT_PACKAGE } from "../domain/PackageFiles.js"
+import { PackageManagerError } from "../services/PackageManager.js"
+import type { ShellService } from "../services/Shell.js"
+import { runChecked } from "./CheckedCommand.js"
+import { underRoot } from "./HostFiles.js"
+import { KEPT_PACKAGES_DIR } from "./KeptPackages.js"
+
+const QUERY_TIMEOUT = Duration.minutes(2)
+const BUILD_TIMEOUT = Duration.minutes(10)
+
+const failure = (detail: string) => new PackageManagerError({ operation: `rebuild the ${AGENT_PACKAGE} package`, detail })
+
+/** Copies one installed path into the build tree with its type, mode and owner; a missing one is skipped. */
+const copyEntry = async (from: string, to: string): Promise<void> => {
+  const stats = await fs.lstat(from).catch(() => undefined)
+  if (stats === undefined) return
+  if (stats.isDirectory()) {
+    await fs.mkdir(to, { recursive: true })
+  } else if (stats.isSymbolicLink()) {
+    await fs.mkdir(path.dirname(to), { recursive: true })
+    await fs.symlink(await fs.readlink(from), to)
+  } else if (stats.isFile()) {
+    await fs.mkdir(path.dirname(to), { recursive: true })
+    await fs.copyFile(from, to)
+  } else {
+    return
+  }
+  await fs.lchown(to, stats.uid, stats.gid)
+  if (!stats.isSymbolicLink()) await fs.chmod(to, stats.mode & 0o7777)
+}
+
+/** The lines of a dpkg-query that lists paths. */
+const paths = (stdout: string): ReadonlyArray<string> => stdout.split("\n").map((line) => line.trim()).filter((line) => line.startsWith("/"))
+
+/** `/var/lib/dpkg/info/driveclient.postinst` (or `driveclient:amd64.postinst`) → `postinst`. */
+const controlKind = (file: string): string => path.posix.basename(file).replace(/^[^.]*\./, "")
+
+/** Builds `driveclient_<version>_<arch>.deb` among the kept packages; none when dpkg does not hold `version` installed. */
+export const rebuild = (root: string, shell: ShellService, version: string) =>
+  Effect.gen(function*() {
+    const query = (...args: Array<string>) =>
+      runChecked(shell, ["dpkg-query", ...args, AGENT_PACKAGE], { env: { LC_ALL: "C" }, timeout: QUERY_TIMEOUT }, failure).pipe(
+        Effect.map((result) => result.stdout)
+      )
+    const status = yield* query("-s").pipe(Effect.option)
+    const installed = Option.isSome(status) ? installedControl(status.value, AGENT_PACKAGE) : undefined
+    if (installed === undefined || installed.version !== version) return Option.none<string>()
+    const files = paths(yield* query("-L")).filter((entry) => entry !== "/.")
+    const controlFiles = paths(yield* query("--control-path"))
+
+    const buildDir = path.posix.join(KEPT_PACKAGES_DIR, `.rebuild-${process.pid}`)
+    const output = path.posix.join(
+      KEPT_PACKAGES_DIR,
+      `${AGENT_PACKAGE}_${version.replace(/:/g, "%3a")}_${installed.architecture}.deb`
+    )
+    const tree = underRoot(root, buildDir)
+    return yield* Effect.gen(function*() {
+      yield* Effect.tryPromise({
+        try: async () => {
+          await fs.rm(tree, { recursive: true, force: true })
+          await fs.mkdir(path.join(tree, "DEBIAN"), { recursive: true, mode: 0o755 })
+          for (const entry of files) await copyEntry(underRoot(root, entry), path.join(tree, entry))
+          for (const file of controlFiles) await copyEntry(underRoot(root, file), path.join(tree, "DEBIAN", controlKind(file)))
+          await fs.writeFile(path.join(tree, "DEBIAN/control"), installed.control, { mode: 0o644 })
+          if (installed.conffiles.length > 0) {
+            await fs.writeFile(path.join(tree, "DEBIAN/conffiles"), installed.conffiles.map((file) => `${file}\n`).join(""), {
+              mode: 0o644
+            })
+          }
+        },
+        catch: (error) => failure(String(error))
+      })
+      yield* runChecked(shell, ["dpkg-deb", "--build", buildDir, output], { env: { LC_ALL: "C" }, timeout: BUILD_TIMEOUT }, failure)
+      return Option.some(output)
+    }).pipe(Effect.ensuring(Effect.promise(() => fs.rm(tree, { recursive: true, force: true }))))
+  })

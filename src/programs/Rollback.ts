@@ -1,0 +1,120 @@
+/**
+ * The way back from a failed upgrade: the package of the previous version,
+ * secured on disk before the agent was stopped, is installed again under the
+ * agent's backup lock, the old agent is started, and the failed version is
+ * remembered so that it is not tried again until a newer one is published. A
+ * rollback that cannot be done is recorded too, and its journal closed: it never
+ * keeps later passes from going on.
+ */
+import * as Clock from "effect/Clock"
+import * as Data from "effect/Data"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import { upstreamOf } from "../domain/Version.js"
+import { AgentService } from "../services/AgentService.js"
+import { PackageManager, type SecuredPackage } from "../services/PackageManager.js"
+import { Repository } from "../services/Repository.js"
+import { StateStore } from "../services/StateStore.js"
+import { holdAgentLock } from "./AgentLock.js"
+import { clearJournal, type JournalSteps } from "./Journal.js"
+
+/** The upgrade failed and the previous version runs again (or stays stopped, as it was). */
+export class UpgradeRolledBack extends Data.TaggedError("UpgradeRolledBack")<{
+  readonly target: string
+  readonly previous: string
+  readonly reason: string
+  readonly agentRunning: boolean
+}> {
+  override get message(): string {
+    return `the upgrade to ${this.target} failed (${this.reason}); rolled back to ${this.previous}` +
+      (this.agentRunning ? ", which is running again" : ", left stopped as it was")
+  }
+}
+
+/** The upgrade failed and the previous version could not be restored. */
+export class RollbackFailed extends Data.TaggedError("RollbackFailed")<{
+  readonly target: string
+  readonly previous: string
+  readonly reason: string
+  readonly detail: string
+}> {
+  override get message(): string {
+    return `the upgrade to ${this.target} failed (${this.reason}), and rolling back to ${this.previous} failed too: ${this.detail}`
+  }
+}
+
+export interface RollbackPlan {
+  readonly previous: string
+  readonly target: string
+  /** The previous version's package; none when the upgrade went ahead without one. */
+  readonly secured?: SecuredPackage | undefined
+  readonly agentWasRunning: boolean
+  /** What failed, in a few words. */
+  readonly reason: string
+  readonly journal: JournalSteps
+  /** Whether the caller already holds the agent's backup lock; else the rollback takes it first. */
+  readonly holdsAgentLock: boolean
+}
+
+/** Starts the agent again after a failed or interrupted upgrade, if it is not running. */
+export const restoreRunning = Effect.gen(function*() {
+  const agent = yield* AgentService
+  if (yield* agent.isRunning) return
+  yield* Effect.logWarning("starting the agent again after the failed upgrade")
+  yield* agent.start
+}).pipe(Effect.catchAll((error) => Effect.logError(`the agent could not be started again: ${error.message}`)))
+
+const rememberFailed = (target: string, reason: string) =>
+  Effect.gen(function*() {
+    const at = yield* Clock.currentTimeMillis
+    yield* (yield* StateStore).update((state) => ({
+      ...state,
+      failedVersion: { version: upstreamOf(target), at, reason }
+    }))
+  }).pipe(Effect.catchAll((error) => Effect.logWarning(error.message)))
+
+/** Installs the previous version again and starts it if it ran; always fails, saying how it ended. */
+export const rollBack = (plan: RollbackPlan) =>
+  Effect.gen(function*() {
+    const packages = yield* PackageManager
+    const agent = yield* AgentService
+    if (!plan.holdsAgentLock) yield* holdAgentLock
+    yield* plan.journal.step("rollback", true)
+    yield* Effect.logError(`${plan.reason}; rolling back to ${plan.previous}`)
+    if (yield* agent.isRunning.pipe(Effect.orElseSucceed(() => true))) {
+      yield* agent.stop.pipe(Effect.catchAll((error) => Effect.logWarning(error.message)))
+    }
+    if (plan.secured === undefined) {
+      // No package was kept (an upgrade of a stopped agent, or a journal from an older updater): the repository's will do.
+      yield* packages.refresh((yield* Repository).base).pipe(Effect.catchAll((error) => Effect.logWarning(error.message)))
+    }
+    const restored = yield* Effect.either(Effect.uninterruptible(
+      plan.secured === undefined
+        ? packages.installVersion(plan.previous)
+        : packages.restore(plan.secured, plan.previous)
+    ))
+    if (Either.isLeft(restored)) {
+      // At least a consistent package database, and an agent if one ran.
+      yield* Effect.uninterruptible(packages.repair).pipe(Effect.catchAll((error) => Effect.logError(error.message)))
+    }
+    const started = plan.agentWasRunning ? yield* Effect.either(agent.start) : Either.right(undefined)
+    yield* rememberFailed(plan.target, plan.reason)
+    yield* clearJournal
+    if (Either.isLeft(restored) || Either.isLeft(started)) {
+      const detail = Either.isLeft(restored)
+        ? restored.left.message
+        : `${plan.previous} was restored but did not start: ${Either.isLeft(started) ? started.left.message : ""}`
+      return yield* new RollbackFailed({ target: plan.target, previous: plan.previous, reason: plan.reason, detail })
+    }
+    yield* Effect.logWarning(`rolled back to ${plan.previous}${plan.agentWasRunning ? "; the agent runs again" : ""}`)
+    return yield* new UpgradeRolledBack({
+      target: plan.target,
+      previous: plan.previous,
+      reason: plan.reason,
+      agentRunning: plan.agentWasRunning
+    })
+  }).pipe(
+    Effect.scoped,
+    // Stopped while it waits for the backup lock: the agent that ran is not left stopped.
+    Effect.onInterrupt(() => (plan.agentWasRunning ? restoreRunning : Effect.void))
+  )
