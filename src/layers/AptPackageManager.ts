@@ -166,21 +166,25 @@ export const make = (options: AptOptions) =>
       })
     )
 
+    /** `apt-get install` of one version or one package file, downgrading if need be. */
+    const installExactly = (operation: string, what: string) =>
+      apt(operation, [
+        "apt-get",
+        "install",
+        "-y",
+        "--no-install-recommends",
+        "--allow-downgrades",
+        ...TRANSACTION_OPTIONS,
+        what
+      ], TRANSACTION_TIMEOUT)
+
     const installVersion = (version: string) =>
       Effect.gen(function*() {
         const operation = `apt-get install ${AGENT_PACKAGE}=${version}`
         if (!DEB_VERSION.test(version)) {
           return yield* new PackageManagerError({ operation, detail: `"${version}" is not a package version` })
         }
-        yield* apt(operation, [
-          "apt-get",
-          "install",
-          "-y",
-          "--no-install-recommends",
-          "--allow-downgrades",
-          ...TRANSACTION_OPTIONS,
-          `${AGENT_PACKAGE}=${version}`
-        ], TRANSACTION_TIMEOUT)
+        yield* installExactly(operation, `${AGENT_PACKAGE}=${version}`)
       })
 
     /**
@@ -304,17 +308,7 @@ export const make = (options: AptOptions) =>
         const operation = `apt-get install ${package_.file}`
         const before = dpkgPackages(yield* dpkgQuery)
         const done = before.length > 0 && before.every((p) => p.state === "installed" && p.version === version)
-        if (!done) {
-          yield* apt(operation, [
-            "apt-get",
-            "install",
-            "-y",
-            "--no-install-recommends",
-            "--allow-downgrades",
-            ...TRANSACTION_OPTIONS,
-            package_.file
-          ], TRANSACTION_TIMEOUT)
-        }
+        if (!done) yield* installExactly(operation, package_.file)
         const after = dpkgPackages(yield* dpkgQuery)
         const installed = after.find((p) => p.state === "installed")
         if (installed?.version !== version || after.some((p) => UNFINISHED_STATES.has(p.state))) {

@@ -14,18 +14,33 @@ export interface UpgradeInProgress {
   readonly agentWasRunning: boolean
   /** The previous version's package, once it is secured. */
   readonly secured?: SecuredPackage | undefined
+  /** Rollbacks of this upgrade tried so far. */
+  readonly rollbacks?: number | undefined
 }
 
 export interface JournalSteps {
-  /** Records that `step` is about to run. */
-  readonly step: (step: JournalStep, holdsAgentLock: boolean) => Effect.Effect<void, StateStoreError, StateStore | UpdaterConfig>
+  /** Records that `step` is about to run; a rollback counts its tries. */
+  readonly step: (
+    step: JournalStep,
+    holdsAgentLock: boolean,
+    rollbacks?: number
+  ) => Effect.Effect<void, StateStoreError, StateStore | UpdaterConfig>
 }
 
 export const journal = (upgrade: UpgradeInProgress): JournalSteps => ({
-  step: (step, holdsAgentLock) =>
+  step: (step, holdsAgentLock, rollbacks = upgrade.rollbacks) =>
     Effect.gen(function*() {
       const { pid } = yield* UpdaterConfig
-      const entry: JournalEntry = { pid, step, holdsAgentLock, ...upgrade }
+      const entry: JournalEntry = {
+        previous: upgrade.previous,
+        target: upgrade.target,
+        agentWasRunning: upgrade.agentWasRunning,
+        secured: upgrade.secured,
+        rollbacks,
+        pid,
+        step,
+        holdsAgentLock
+      }
       yield* (yield* StateStore).update((state) => ({ ...state, journal: entry }))
     })
 })

@@ -1,22 +1,25 @@
 /**
  * The way back from a failed upgrade: the package of the previous version,
  * secured on disk before the agent was stopped, is installed again under the
- * agent's backup lock, the old agent is started, and the failed version is
- * remembered so that it is not tried again until a newer one is published. A
- * rollback that cannot be done is recorded too, and its journal closed: it never
- * keeps later passes from going on.
+ * agent's backup lock, the old agent is started and watched, and the failed
+ * version is remembered so that it is not tried again until a newer one is
+ * published. A rollback that cannot be done is recorded too; its journal stays
+ * for the next pass to try again, and never keeps a newer version from being
+ * installed (see Recovery).
  */
 import * as Clock from "effect/Clock"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Option from "effect/Option"
 import { upstreamOf } from "../domain/Version.js"
 import { AgentService } from "../services/AgentService.js"
 import { PackageManager, type SecuredPackage } from "../services/PackageManager.js"
 import { Repository } from "../services/Repository.js"
 import { StateStore } from "../services/StateStore.js"
 import { holdAgentLock } from "./AgentLock.js"
-import { clearJournal, type JournalSteps } from "./Journal.js"
+import { notHealthy, staysRunning } from "./HealthCheck.js"
+import { clearJournal, journal, type JournalSteps } from "./Journal.js"
 
 /** The upgrade failed and the previous version runs again (or stays stopped, as it was). */
 export class UpgradeRolledBack extends Data.TaggedError("UpgradeRolledBack")<{
@@ -37,11 +40,17 @@ export class RollbackFailed extends Data.TaggedError("RollbackFailed")<{
   readonly previous: string
   readonly reason: string
   readonly detail: string
+  /** Whether it is given up (no package to go back to, or tried too often), or tried again by the next pass. */
+  readonly givenUp: boolean
 }> {
   override get message(): string {
-    return `the upgrade to ${this.target} failed (${this.reason}), and rolling back to ${this.previous} failed too: ${this.detail}`
+    return `the upgrade to ${this.target} failed (${this.reason}), and rolling back to ${this.previous} failed too: ${this.detail}` +
+      (this.givenUp ? "; the rollback is given up" : "")
   }
 }
+
+/** A rollback that keeps failing is given up after this many tries, so that it never keeps failing every pass. */
+export const MAX_ROLLBACKS = 3
 
 export interface RollbackPlan {
   readonly previous: string
@@ -51,6 +60,8 @@ export interface RollbackPlan {
   readonly agentWasRunning: boolean
   /** What failed, in a few words. */
   readonly reason: string
+  /** Rollbacks of this upgrade tried before. */
+  readonly rollbacks?: number | undefined
   readonly journal: JournalSteps
   /** Whether the caller already holds the agent's backup lock; else the rollback takes it first. */
   readonly holdsAgentLock: boolean
@@ -73,13 +84,39 @@ const rememberFailed = (target: string, reason: string) =>
     }))
   }).pipe(Effect.catchAll((error) => Effect.logWarning(error.message)))
 
-/** Installs the previous version again and starts it if it ran; always fails, saying how it ended. */
+/** Starts the restored agent and watches it for the grace period: what went wrong, if anything. */
+const startAndWatch = (version: string) =>
+  Effect.gen(function*() {
+    const started = yield* Effect.either((yield* AgentService).start)
+    if (Either.isLeft(started)) return Option.some(`${version} was restored but did not start: ${started.left.message}`)
+    if (!(yield* staysRunning.pipe(Effect.orElseSucceed(() => false)))) {
+      return Option.some(`${version} was restored but ${yield* notHealthy(version)}`)
+    }
+    return Option.none<string>()
+  })
+
+/**
+ * Closes the journal of a rollback that is given up. An agent that ran is still owed a start:
+ * the journal becomes one of the version now installed, which later passes start (see Recovery).
+ */
+const giveUp = (plan: RollbackPlan) =>
+  Effect.gen(function*() {
+    const installed = yield* (yield* PackageManager).installedVersion.pipe(Effect.orElseSucceed(() => Option.none<string>()))
+    if (!plan.agentWasRunning || Option.isNone(installed)) return yield* clearJournal
+    yield* journal({ previous: installed.value, target: installed.value, agentWasRunning: true }).step("stop", false)
+  }).pipe(Effect.catchAll((error) => Effect.logWarning(error.message)))
+
+/**
+ * Installs the previous version again and starts it if it ran; always fails, saying how it
+ * ended. The journal is closed once the previous version runs (or stays stopped, as it was).
+ */
 export const rollBack = (plan: RollbackPlan) =>
   Effect.gen(function*() {
     const packages = yield* PackageManager
     const agent = yield* AgentService
     if (!plan.holdsAgentLock) yield* holdAgentLock
-    yield* plan.journal.step("rollback", true)
+    const rollbacks = (plan.rollbacks ?? 0) + 1
+    yield* plan.journal.step("rollback", true, rollbacks)
     yield* Effect.logError(`${plan.reason}; rolling back to ${plan.previous}`)
     if (yield* agent.isRunning.pipe(Effect.orElseSucceed(() => true))) {
       yield* agent.stop.pipe(Effect.catchAll((error) => Effect.logWarning(error.message)))
@@ -97,15 +134,17 @@ export const rollBack = (plan: RollbackPlan) =>
       // At least a consistent package database, and an agent if one ran.
       yield* Effect.uninterruptible(packages.repair).pipe(Effect.catchAll((error) => Effect.logError(error.message)))
     }
-    const started = plan.agentWasRunning ? yield* Effect.either(agent.start) : Either.right(undefined)
+    const notRunning = plan.agentWasRunning ? yield* startAndWatch(plan.previous) : Option.none<string>()
     yield* rememberFailed(plan.target, plan.reason)
-    yield* clearJournal
-    if (Either.isLeft(restored) || Either.isLeft(started)) {
-      const detail = Either.isLeft(restored)
-        ? restored.left.message
-        : `${plan.previous} was restored but did not start: ${Either.isLeft(started) ? started.left.message : ""}`
-      return yield* new RollbackFailed({ target: plan.target, previous: plan.previous, reason: plan.reason, detail })
+    if (Either.isLeft(restored) || Option.isSome(notRunning)) {
+      // The journal stays: the next pass tries the rollback again, and a newer version, once
+      // published, is installed over what is left (see Recovery).
+      const detail = Either.isLeft(restored) ? restored.left.message : Option.getOrElse(notRunning, () => "")
+      const givenUp = (Either.isLeft(restored) && plan.secured === undefined) || rollbacks >= MAX_ROLLBACKS
+      if (givenUp) yield* giveUp(plan)
+      return yield* new RollbackFailed({ target: plan.target, previous: plan.previous, reason: plan.reason, detail, givenUp })
     }
+    yield* clearJournal
     yield* Effect.logWarning(`rolled back to ${plan.previous}${plan.agentWasRunning ? "; the agent runs again" : ""}`)
     return yield* new UpgradeRolledBack({
       target: plan.target,

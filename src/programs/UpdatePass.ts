@@ -20,13 +20,20 @@ import { holdAgentLock } from "./AgentLock.js"
 import { notHealthy, staysRunning } from "./HealthCheck.js"
 import { clearJournal, journal, type JournalSteps, type UpgradeInProgress } from "./Journal.js"
 import { isUpdater } from "./Pidfile.js"
-import { recoverInterruptedUpgrade } from "./Recovery.js"
+import { recoverInterruptedUpgrade, type UnfinishedUpgrade } from "./Recovery.js"
 import { restoreRunning, rollBack } from "./Rollback.js"
 
 /** An upgrade of a stopped agent failed, with no package of the previous version to go back to. */
 export class UpgradeFailed extends Data.TaggedError("UpgradeFailed")<{ readonly target: string; readonly reason: string }> {
   override get message(): string {
     return `the upgrade to ${this.target} failed (${this.reason}); no package of the previous version was kept to roll back to`
+  }
+}
+
+/** The agent's package is left half-way, and the version that would mend it is the one that failed. */
+export class PackageUnfinished extends Data.TaggedError("PackageUnfinished")<{ readonly version: string; readonly failed: string }> {
+  override get message(): string {
+    return `the agent's package ${this.version} is left unfinished and cannot be repaired; waiting for a version newer than ${this.failed}`
   }
 }
 
@@ -78,8 +85,11 @@ const keepPackages = (versions: ReadonlyArray<string>) =>
     Effect.catchAll((error) => Effect.logWarning(error.message))
   )
 
-/** Installs the agent, or finishes a package an earlier transaction left half-way. */
-const installAgent = (unfinished: Option.Option<string>) =>
+/**
+ * Installs the agent, or finishes a package an earlier transaction left half-way; an agent that
+ * ran before that transaction is started again.
+ */
+const installAgent = (unfinished: Option.Option<string>, earlier: Option.Option<UnfinishedUpgrade>) =>
   Effect.gen(function*() {
     const packages = yield* PackageManager
     yield* Option.match(unfinished, {
@@ -96,6 +106,10 @@ const installAgent = (unfinished: Option.Option<string>) =>
     const version = yield* transaction
     yield* keepPackages([version])
     yield* Effect.logInfo(`installed the agent ${version}`)
+    if (Option.isSome(earlier)) {
+      if (earlier.value.entry.agentWasRunning) yield* (yield* AgentService).start
+      yield* clearJournal
+    }
     return PassOutcome.Installed({ version })
   })
 
@@ -189,7 +203,12 @@ const reasonToLeaveAlone = (published: string) =>
     return Option.none<string>()
   })
 
-const upgradeAgent = (installed: string, published: string) =>
+/**
+ * Upgrades an old agent. After an earlier upgrade that could not be finished, the newer version
+ * goes over what it left: the way back is still to its previous version, and an agent that ran
+ * then is started.
+ */
+const upgradeAgent = (installed: string, published: string, earlier: Option.Option<UnfinishedUpgrade>) =>
   Effect.gen(function*() {
     const config = yield* UpdaterConfig
     const packages = yield* PackageManager
@@ -206,16 +225,21 @@ const upgradeAgent = (installed: string, published: string) =>
       return PassOutcome.NotOffered({ installed, published, candidate: Option.getOrUndefined(candidate) })
     }
     const target = candidate.value
-    const running = yield* agent.isRunning
-    yield* journal({ previous: installed, target, agentWasRunning: running }).step("secure", false)
-    const secured = yield* securePrevious(installed)
+    const before = Option.map(earlier, ({ entry }) => entry)
+    const previous = Option.match(before, { onNone: () => installed, onSome: (entry) => entry.previous })
+    const running = (yield* agent.isRunning) || Option.exists(before, (entry) => entry.agentWasRunning)
+    yield* journal({ previous, target, agentWasRunning: running }).step("secure", false)
+    const secured = yield* Option.match(Option.flatMapNullable(before, (entry) => entry.secured), {
+      onNone: () => securePrevious(previous),
+      onSome: (kept) => Effect.succeed(Option.some(kept))
+    })
     if (Option.isNone(secured) && running && !config.upgradeWithoutRollback) {
       yield* clearJournal
-      const reason = noWayBack(installed)
+      const reason = noWayBack(previous)
       yield* Effect.logWarning(`the agent ${installed} is older than ${published}, but ${reason}`)
       return PassOutcome.Skipped({ installed, published, reason })
     }
-    const upgrade: UpgradeInProgress = { previous: installed, target, agentWasRunning: running, secured: Option.getOrUndefined(secured) }
+    const upgrade: UpgradeInProgress = { previous, target, agentWasRunning: running, secured: Option.getOrUndefined(secured) }
     const steps = journal(upgrade)
     const version = running ? yield* upgradeRunningAgent(upgrade, steps) : yield* upgradeStoppedAgent(upgrade, steps)
     yield* clearJournal
@@ -223,7 +247,7 @@ const upgradeAgent = (installed: string, published: string) =>
       yield* Effect.logInfo(`dry run: the agent would be upgraded from ${installed} to ${target}; nothing was changed`)
       return PassOutcome.Upgraded({ from: installed, to: target, agentWasRunning: running })
     }
-    yield* keepPackages([version, installed])
+    yield* keepPackages([version, previous])
     yield* Effect.logInfo(`upgraded the agent from ${installed} to ${version}`)
     return PassOutcome.Upgraded({ from: installed, to: version, agentWasRunning: running })
   })
@@ -256,25 +280,40 @@ const passOnce = (options: PassOptions) =>
       owns: isUpdater,
       onWait: (pid) => Effect.logInfo(`another update pass (pid ${pid ?? "?"}) is running; waiting for it`)
     })
-    yield* recoverInterruptedUpgrade
+    const earlier = yield* recoverInterruptedUpgrade
+    // What is left of an earlier upgrade fails a pass that has nothing more to do: its journal stays.
+    const done = (outcome: PassOutcome) =>
+      Option.match(earlier, { onNone: () => Effect.succeed(outcome), onSome: ({ error }) => Effect.fail(error) })
     const published = yield* repository.latestVersion
     yield* Effect.logDebug(`${repository.base}/version.txt names ${published}`)
     yield* ensureRepository
     const agent = yield* installedAgent
-    if (Option.isNone(agent)) return yield* installAgent(Option.none())
-    if (agent.value.unfinished) return yield* installAgent(Option.some(agent.value.version))
+    if (Option.isNone(agent)) return yield* installAgent(Option.none(), earlier)
+    if (agent.value.unfinished) {
+      const failed = (yield* (yield* StateStore).get).failedVersion
+      if (failed !== undefined && compareUpstream(published, failed.version) <= 0) {
+        // Installing the version that failed again would fail again: wait for a newer one.
+        return yield* Option.match(earlier, {
+          onNone: () => Effect.fail(new PackageUnfinished({ version: agent.value.version, failed: failed.version })),
+          onSome: ({ error }) => Effect.fail(error)
+        })
+      }
+      return yield* installAgent(Option.some(agent.value.version), earlier)
+    }
     const installed = agent.value.version
     if (isUpToDate(installed, published)) {
       yield* Effect.logInfo(`the agent ${installed} is up to date (published: ${published})`)
-      return PassOutcome.UpToDate({ installed, published })
+      return yield* done(PassOutcome.UpToDate({ installed, published }))
     }
     const reason = yield* reasonToLeaveAlone(published)
     if (Option.isSome(reason)) {
       yield* Effect.logWarning(`the agent ${installed} is older than ${published}, but ${reason.value}`)
-      return PassOutcome.Skipped({ installed, published, reason: reason.value })
+      return yield* done(PassOutcome.Skipped({ installed, published, reason: reason.value }))
     }
-    if (!options.upgrade) return PassOutcome.Behind({ installed, published })
-    return yield* upgradeAgent(installed, published)
+    if (!options.upgrade) return yield* done(PassOutcome.Behind({ installed, published }))
+    return yield* upgradeAgent(installed, published, earlier).pipe(
+      Effect.flatMap((outcome) => (outcome._tag === "Upgraded" ? Effect.succeed(outcome) : done(outcome)))
+    )
   }).pipe(Effect.scoped)
 
 /** One pass, its result remembered as the last check or the last error. */

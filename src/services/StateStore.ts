@@ -59,7 +59,9 @@ export const JournalEntry = Schema.Struct({
   agentWasRunning: Schema.Boolean,
   /** Whether the updater holds the agent's backup lock. */
   holdsAgentLock: Schema.Boolean,
-  secured: Schema.optional(Secured)
+  secured: Schema.optional(Secured),
+  /** How many rollbacks of this upgrade were tried: a rollback that keeps failing is given up. */
+  rollbacks: Schema.optional(Schema.Int)
 }).annotations({ identifier: "JournalEntry" })
 export interface JournalEntry extends Schema.Schema.Type<typeof JournalEntry> {}
 

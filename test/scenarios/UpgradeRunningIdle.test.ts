@@ -116,6 +116,8 @@ describe.each(flavors)("old agent running and idle, $name", (flavor) => {
         expected.installedVersion,
         expected.installedVersion,
         service.start,
+        // The old agent is watched for the grace period (one look here), then looked at once more on the way out.
+        service.status,
         service.status
       ])
       const state = yield* world.host.state
