@@ -55,8 +55,8 @@ const PID_KEY = /\bpid\b["']?\s*[=:]?\s*["']?(\d+)(?!\d)/i
 const SEPARATORS = /[\s,;=()[\]{}<>"'`]+/
 
 /**
- * The pid a lock names, if any: the value of a `pid` key when the content is JSON or
- * says `pid=`/`pid:`, else the first integer token that can be a pid (1 to PID_MAX;
+ * The pid a lock names, if any: the value of a `pid` key when the content is JSON (only
+ * that) or says `pid=`/`pid:`, else the first integer token that can be a pid (1 to PID_MAX;
  * a timestamp is skipped). None for empty content or text without such a number: a
  * number that only might be a pid is not read as one.
  */
@@ -65,9 +65,8 @@ export const pidInLock = (content: string): Option.Option<number> => {
   if (text.length === 0) return Option.none()
   const json = parseJson(text)
   if (Option.isSome(json)) {
-    const { integers, pidKey } = jsonCandidates(json.value)
-    if (Option.isSome(pidKey)) return asPid(pidKey.value)
-    return Option.firstSomeOf(integers.map(asPid))
+    // In JSON only a `pid` key names one: any other number (a count, a size) is not a pid.
+    return Option.flatMap(jsonCandidates(json.value).pidKey, asPid)
   }
   const keyed = PID_KEY.exec(text)
   if (keyed !== null) return asPid(keyed[1])

@@ -23,9 +23,13 @@ const BUILD_TIMEOUT = Duration.minutes(10)
 
 const failure = (detail: string) => new PackageManagerError({ operation: `rebuild the ${AGENT_PACKAGE} package`, detail })
 
-/** Copies one installed path into the build tree with its type, mode and owner; a missing one is skipped. */
-const copyEntry = async (from: string, to: string): Promise<void> => {
-  const stats = await fs.lstat(from).catch(() => undefined)
+/**
+ * Copies one installed path into the build tree with its type, mode and owner; a missing one is
+ * skipped. `asDirectory`: the package has files below it, so it shipped a directory there even
+ * where the host has a symlink now (`/lib` on a merged-/usr host).
+ */
+const copyEntry = async (from: string, to: string, asDirectory = false): Promise<void> => {
+  const stats = await (asDirectory ? fs.stat(from) : fs.lstat(from)).catch(() => undefined)
   if (stats === undefined) return
   if (stats.isDirectory()) {
     await fs.mkdir(to, { recursive: true })
@@ -41,6 +45,16 @@ const copyEntry = async (from: string, to: string): Promise<void> => {
   await fs.lchown(to, stats.uid, stats.gid)
   if (!stats.isSymbolicLink()) await fs.chmod(to, stats.mode & 0o7777)
 }
+
+/** Build trees that a killed updater left behind. */
+const removeLeftBuilds = (root: string) =>
+  Effect.promise(async () => {
+    const dir = underRoot(root, KEPT_PACKAGES_DIR)
+    const names = await fs.readdir(dir).catch(() => [] as Array<string>)
+    for (const name of names.filter((entry) => entry.startsWith(".rebuild-"))) {
+      await fs.rm(path.join(dir, name), { recursive: true, force: true })
+    }
+  })
 
 /** The lines of a dpkg-query that lists paths. */
 const paths = (stdout: string): ReadonlyArray<string> => stdout.split("\n").map((line) => line.trim()).filter((line) => line.startsWith("/"))
@@ -59,7 +73,9 @@ export const rebuild = (root: string, shell: ShellService, version: string) =>
     const installed = Option.isSome(status) ? installedControl(status.value, AGENT_PACKAGE) : undefined
     if (installed === undefined || installed.version !== version) return Option.none<string>()
     const files = paths(yield* query("-L")).filter((entry) => entry !== "/.")
+    const parents = new Set(files.map((entry) => path.posix.dirname(entry)))
     const controlFiles = paths(yield* query("--control-path"))
+    yield* removeLeftBuilds(root)
 
     const buildDir = path.posix.join(KEPT_PACKAGES_DIR, `.rebuild-${process.pid}`)
     const output = path.posix.join(
@@ -72,18 +88,35 @@ export const rebuild = (root: string, shell: ShellService, version: string) =>
         try: async () => {
           await fs.rm(tree, { recursive: true, force: true })
           await fs.mkdir(path.join(tree, "DEBIAN"), { recursive: true, mode: 0o755 })
-          for (const entry of files) await copyEntry(underRoot(root, entry), path.join(tree, entry))
+          // dpkg-deb wants exactly 0755 here, whatever the umask.
+          await fs.chmod(path.join(tree, "DEBIAN"), 0o755)
+          for (const entry of files) await copyEntry(underRoot(root, entry), path.join(tree, entry), parents.has(entry))
           for (const file of controlFiles) await copyEntry(underRoot(root, file), path.join(tree, "DEBIAN", controlKind(file)))
           await fs.writeFile(path.join(tree, "DEBIAN/control"), installed.control, { mode: 0o644 })
-          if (installed.conffiles.length > 0) {
-            await fs.writeFile(path.join(tree, "DEBIAN/conffiles"), installed.conffiles.map((file) => `${file}\n`).join(""), {
+          // A conffile the administrator deleted is not in the tree, and dpkg-deb refuses to list it.
+          const conffiles = []
+          for (const file of installed.conffiles) {
+            if (await fs.lstat(path.join(tree, file)).then(() => true, () => false)) conffiles.push(file)
+          }
+          if (conffiles.length > 0) {
+            await fs.writeFile(path.join(tree, "DEBIAN/conffiles"), conffiles.map((file) => `${file}\n`).join(""), {
               mode: 0o644
             })
           }
         },
         catch: (error) => failure(String(error))
       })
-      yield* runChecked(shell, ["dpkg-deb", "--build", buildDir, output], { env: { LC_ALL: "C" }, timeout: BUILD_TIMEOUT }, failure)
+      // Built aside and renamed into place: a killed build never leaves a kept package that is not whole.
+      const partial = `${output}.partial`
+      yield* runChecked(shell, ["dpkg-deb", "--build", buildDir, partial], { env: { LC_ALL: "C" }, timeout: BUILD_TIMEOUT }, failure)
+      yield* Effect.tryPromise({
+        try: async () => {
+          const handle = await fs.open(underRoot(root, partial), "r")
+          await handle.sync().finally(() => handle.close())
+          await fs.rename(underRoot(root, partial), underRoot(root, output))
+        },
+        catch: (error) => failure(String(error))
+      })
       return Option.some(output)
     }).pipe(Effect.ensuring(Effect.promise(() => fs.rm(tree, { recursive: true, force: true }))))
   })

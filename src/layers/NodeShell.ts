@@ -81,10 +81,13 @@ const captureFile = (argv: Argv): Effect.Effect<fs.FileHandle, ShellError, Scope
 const readBack = (argv: Argv, exitCode: number, handle: fs.FileHandle): Effect.Effect<string, ShellError> =>
   Effect.tryPromise({
     try: async () => {
-      const buffer = Buffer.alloc(Math.min((await handle.stat()).size, MAX_CAPTURE))
+      // The end is kept: that is where a failing command says why.
+      const size = (await handle.stat()).size
+      const start = Math.max(0, size - MAX_CAPTURE)
+      const buffer = Buffer.alloc(size - start)
       let length = 0
       while (length < buffer.length) {
-        const { bytesRead } = await handle.read(buffer, length, buffer.length - length, length)
+        const { bytesRead } = await handle.read(buffer, length, buffer.length - length, start + length)
         if (bytesRead === 0) break
         length += bytesRead
       }

@@ -100,6 +100,7 @@ const saveError = (file: string) => (error: HostFileError) => new StateStoreErro
 
 type Read =
   | { readonly _tag: "State"; readonly state: UpdaterState }
+  | { readonly _tag: "Unreadable"; readonly state: UpdaterState; readonly detail: string }
   | { readonly _tag: "Damaged"; readonly state: UpdaterState; readonly stats: Stats }
 
 const read = (file: string): Effect.Effect<Read> =>
@@ -109,7 +110,7 @@ const read = (file: string): Effect.Effect<Read> =>
         return { _tag: "State", state: {} }
       case "Unreadable":
         // The content may be intact: left in place, it is not lost to a passing error.
-        return { _tag: "State", state: { damaged: { detail: found.detail, movedTo: undefined } } }
+        return { _tag: "Unreadable", state: { damaged: { detail: found.detail, movedTo: undefined } }, detail: found.detail }
     }
     const decoded = decodeText(found.text)
     return Either.isRight(decoded)
@@ -143,6 +144,8 @@ export const make = (file: string = STATE_FILE, files: AtomicWriteFs = fs): Stat
     update: (f) =>
       Effect.gen(function*() {
         const found = yield* read(file)
+        // Written over, a file that could not be read now (but may be intact) would be lost.
+        if (found._tag === "Unreadable") return yield* new StateStoreError({ path: file, detail: found.detail })
         if (found._tag === "Damaged") yield* setAside(found)
         const { damaged: _, ...state } = found._tag === "Damaged" ? {} as UpdaterState : found.state
         // Encoding keeps only the file's own fields: `damaged` is never saved.

@@ -160,18 +160,18 @@ export const make = (options: RpmOptions) =>
         run("yum makecache", ["yum", "-y", "makecache", ...onlyAgentRepository(flavor)], FETCH_TIMEOUT)
       )
 
-    const download = Effect.gen(function*() {
-      const verb = yield* transactionVerb
-      const argv = [flavor, "-y", verb, "--downloadonly", AGENT_PACKAGE] as const
-      const result = yield* shell.run(argv, { env: RPM_ENV, timeout: FETCH_TIMEOUT }).pipe(
-        Effect.mapError((error) => new PackageManagerError({ operation: `${flavor} ${verb} --downloadonly`, detail: error.message }))
-      )
-      // yum 3 ends a download-only run with exit status 1 and this message, having downloaded.
-      const yumDownloadedOnly = flavor === "yum" && /exiting because "?download ?only"? specified/i.test(result.stdout + result.stderr)
-      if (result.exitCode !== 0 && !yumDownloadedOnly) {
-        return yield* new PackageManagerError({ operation: `${flavor} ${verb} --downloadonly`, detail: lastLine(result) })
-      }
-    })
+    /** A `--downloadonly` run: yum 3 ends one with exit status 1 and a message, having downloaded. */
+    const downloadOnly = (operation: string, argv: readonly [string, ...Array<string>]) =>
+      Effect.gen(function*() {
+        const result = yield* shell.run(argv, { env: RPM_ENV, timeout: FETCH_TIMEOUT }).pipe(
+          Effect.mapError((error) => new PackageManagerError({ operation, detail: error.message }))
+        )
+        const yumDownloadedOnly = flavor === "yum" && /exiting because "?download ?only"? specified/i.test(result.stdout + result.stderr)
+        if (result.exitCode !== 0 && !yumDownloadedOnly) return yield* new PackageManagerError({ operation, detail: lastLine(result) })
+      })
+
+    const download = Effect.flatMap(transactionVerb, (verb) =>
+      downloadOnly(`${flavor} ${verb} --downloadonly`, [flavor, "-y", verb, "--downloadonly", AGENT_PACKAGE]))
 
     // No --refresh: the package downloaded before the agent was stopped is used from the cache.
     const install = Effect.gen(function*() {
@@ -269,14 +269,14 @@ export const make = (options: RpmOptions) =>
         if (!RPM_VERSION.test(version)) return Option.none<SecuredPackage>()
         const spec = `${AGENT_PACKAGE}-${version}`
         // dnf deletes what it downloaded after its next transaction (unless keepcache): a copy is kept.
-        const fetched = yield* run(`${flavor} reinstall --downloadonly ${spec}`, [
+        const fetched = yield* downloadOnly(`${flavor} reinstall --downloadonly ${spec}`, [
           flavor,
           "-y",
           "reinstall",
           "--downloadonly",
           `--downloaddir=${DOWNLOAD_DIR}`,
           spec
-        ], FETCH_TIMEOUT).pipe(
+        ]).pipe(
           Effect.tapError((error) => Effect.logDebug(`the repository does not offer ${version}: ${error.message}`)),
           Effect.option
         )

@@ -15,12 +15,13 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import { AgentService } from "../services/AgentService.js"
-import { FileLock } from "../services/FileLock.js"
+import { FileLock, type Holder } from "../services/FileLock.js"
 import { PackageManager } from "../services/PackageManager.js"
 import { type JournalEntry, type JournalStep, StateStore, type UpdaterState } from "../services/StateStore.js"
 import { UpdaterConfig } from "../services/UpdaterConfig.js"
 import { notHealthy, staysRunning } from "./HealthCheck.js"
 import { clearJournal, journal } from "./Journal.js"
+import { isUpdater } from "./Pidfile.js"
 import { rollBack, type RollbackFailed } from "./Rollback.js"
 
 /** An earlier upgrade that could not be finished this time; its journal stays. */
@@ -71,7 +72,9 @@ const finishUpgrade = (entry: JournalEntry) =>
     if (Either.isRight(repaired) && Option.isSome(repaired.right)) {
       yield* Effect.logInfo(`repaired the interrupted package transaction: ${repaired.right.value}`)
     }
-    if (entry.holdsAgentLock && (yield* locks.breakStale(config.agentLock, (holder) => holder.pid !== entry.pid))) {
+    // Only that updater's lock: a live process that got its pid since (after a reboot) keeps its own.
+    const heldByOther = (holder: Holder) => holder.pid !== entry.pid || (holder.alive && !isUpdater(holder))
+    if (entry.holdsAgentLock && (yield* locks.breakStale(config.agentLock, heldByOther))) {
       yield* Effect.logInfo(`released the backup lock ${config.agentLock} that pid ${entry.pid} held`)
     }
     if (entry.step === "rollback") return yield* rollBackFor(`the upgrade to ${entry.target} failed earlier`)

@@ -75,7 +75,8 @@ export const restoreRunning = Effect.gen(function*() {
   yield* agent.start
 }).pipe(Effect.catchAll((error) => Effect.logError(`the agent could not be started again: ${error.message}`)))
 
-const rememberFailed = (target: string, reason: string) =>
+/** Records a version whose upgrade failed: it is not tried again until a newer one is published. */
+export const rememberFailed = (target: string, reason: string) =>
   Effect.gen(function*() {
     const at = yield* Clock.currentTimeMillis
     yield* (yield* StateStore).update((state) => ({
@@ -101,9 +102,11 @@ const startAndWatch = (version: string) =>
  */
 const giveUp = (plan: RollbackPlan) =>
   Effect.gen(function*() {
-    const installed = yield* (yield* PackageManager).installedVersion.pipe(Effect.orElseSucceed(() => Option.none<string>()))
-    if (!plan.agentWasRunning || Option.isNone(installed)) return yield* clearJournal
-    yield* journal({ previous: installed.value, target: installed.value, agentWasRunning: true }).step("stop", false)
+    const installed = yield* (yield* PackageManager).installedState.pipe(Effect.orElseSucceed(() => Option.none()))
+    // A package left unfinished is the pass's to mend (it installs a newer version over it, and starts it).
+    if (!plan.agentWasRunning || Option.isNone(installed) || installed.value.unfinished) return yield* clearJournal
+    const version = installed.value.version
+    yield* journal({ previous: version, target: version, agentWasRunning: true }).step("stop", false)
   }).pipe(Effect.catchAll((error) => Effect.logWarning(error.message)))
 
 /**

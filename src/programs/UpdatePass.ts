@@ -21,7 +21,7 @@ import { notHealthy, staysRunning } from "./HealthCheck.js"
 import { clearJournal, journal, type JournalSteps, type UpgradeInProgress } from "./Journal.js"
 import { isUpdater } from "./Pidfile.js"
 import { recoverInterruptedUpgrade, type UnfinishedUpgrade } from "./Recovery.js"
-import { restoreRunning, rollBack } from "./Rollback.js"
+import { rememberFailed, restoreRunning, rollBack } from "./Rollback.js"
 
 /** An upgrade of a stopped agent failed, with no package of the previous version to go back to. */
 export class UpgradeFailed extends Data.TaggedError("UpgradeFailed")<{ readonly target: string; readonly reason: string }> {
@@ -101,13 +101,21 @@ const installAgent = (unfinished: Option.Option<string>, earlier: Option.Option<
     const candidate = yield* packages.candidateVersion
     if (Option.isSome(candidate)) {
       yield* packages.download
-      yield* keepPackages([candidate.value])
+      yield* keepPackages([candidate.value, ...Option.toArray(Option.map(earlier, ({ entry }) => entry.previous))])
     }
-    const version = yield* transaction
-    yield* keepPackages([version])
+    const version = yield* transaction.pipe(
+      // Over a package left half-way, a version that fails too is not tried again until a newer one.
+      Effect.tapError((error) =>
+        Option.isSome(unfinished) && Option.isSome(candidate) ? rememberFailed(candidate.value, error.message) : Effect.void
+      )
+    )
+    yield* keepPackages([version, ...Option.toArray(Option.map(earlier, ({ entry }) => entry.previous))])
     yield* Effect.logInfo(`installed the agent ${version}`)
-    if (Option.isSome(earlier)) {
-      if (earlier.value.entry.agentWasRunning) yield* (yield* AgentService).start
+    if (Option.isSome(unfinished)) {
+      // It may have ran before the transaction that left it half-way: an enabled agent is started.
+      const agent = yield* AgentService
+      const ran = Option.exists(earlier, ({ entry }) => entry.agentWasRunning) || (yield* agent.isEnabled)
+      if (ran && !(yield* agent.isRunning)) yield* agent.start
       yield* clearJournal
     }
     return PassOutcome.Installed({ version })
@@ -133,27 +141,38 @@ const replaceStoppedAgent = (steps: JournalSteps, agentWasRunning: boolean) =>
     return version
   }).pipe(Effect.mapError((failure) => (typeof failure === "string" ? failure : failure.message)))
 
-const upgradeRunningAgent = (upgrade: UpgradeInProgress, steps: JournalSteps) =>
-  Effect.gen(function*() {
+/**
+ * `owed`: an earlier upgrade left an agent that is owed a start; its journal is kept, in this
+ * upgrade's, even when this one fails before the stop.
+ */
+const upgradeRunningAgent = (upgrade: UpgradeInProgress, steps: JournalSteps, owed: boolean) => {
+  let stopping = false
+  return Effect.gen(function*() {
     const packages = yield* PackageManager
     const agent = yield* AgentService
     yield* steps.step("download", false)
     yield* Effect.logInfo("downloading the new agent while the old one keeps running")
     yield* packages.download
     yield* keepPackages([upgrade.target, upgrade.previous])
-    yield* steps.step("lock", false)
+    // Recorded as held before it is taken: a lock taken by an updater killed right after is given back.
+    yield* steps.step("lock", true)
     yield* holdAgentLock
     yield* (yield* ShutdownInhibitor).hold("the backup agent is being upgraded")
     yield* steps.step("stop", true)
     yield* Effect.logInfo("stopping the agent")
+    stopping = true
     yield* agent.stop
     return yield* replaceStoppedAgent(steps, true).pipe(
       Effect.catchAll((reason) => rollBack({ ...upgrade, reason, journal: steps, holdsAgentLock: true }))
     )
   }).pipe(
     Effect.scoped,
-    Effect.onExit((exit) => (Exit.isSuccess(exit) ? Effect.void : restoreRunning))
+    // Before the stop nothing was changed: a failure there (a download, a backup that went on too long) leaves no journal.
+    Effect.onExit((exit): Effect.Effect<void, never, AgentService | StateStore> =>
+      Exit.isSuccess(exit) ? Effect.void : stopping ? restoreRunning : owed ? Effect.void : clearJournal
+    )
   )
+}
 
 const upgradeStoppedAgent = (upgrade: UpgradeInProgress, steps: JournalSteps) =>
   Effect.gen(function*() {
@@ -241,7 +260,7 @@ const upgradeAgent = (installed: string, published: string, earlier: Option.Opti
     }
     const upgrade: UpgradeInProgress = { previous, target, agentWasRunning: running, secured: Option.getOrUndefined(secured) }
     const steps = journal(upgrade)
-    const version = running ? yield* upgradeRunningAgent(upgrade, steps) : yield* upgradeStoppedAgent(upgrade, steps)
+    const version = running ? yield* upgradeRunningAgent(upgrade, steps, Option.isSome(earlier)) : yield* upgradeStoppedAgent(upgrade, steps)
     yield* clearJournal
     if (config.dryRun) {
       yield* Effect.logInfo(`dry run: the agent would be upgraded from ${installed} to ${target}; nothing was changed`)
@@ -256,14 +275,15 @@ const upgradeAgent = (installed: string, published: string, earlier: Option.Opti
  * The agent's package as the pass goes on from: one an earlier transaction left half-way is
  * repaired first, and if it cannot be, it is reported as unfinished — never as up to date.
  */
-const installedAgent = Effect.gen(function*() {
-  const packages = yield* PackageManager
-  const found = yield* packages.installedState
-  if (Option.isNone(found) || !found.value.unfinished) return found
-  yield* Effect.logWarning(`the agent's package ${found.value.version} was left half-way by an earlier transaction; repairing it`)
-  yield* Effect.uninterruptible(packages.repair).pipe(Effect.catchAll((error) => Effect.logError(error.message)))
-  return yield* packages.installedState
-})
+const installedAgent =
+  Effect.gen(function*() {
+    const packages = yield* PackageManager
+    const found = yield* packages.installedState
+    if (Option.isNone(found) || !found.value.unfinished) return found
+    yield* Effect.logWarning(`the agent's package ${found.value.version} was left half-way by an earlier transaction; repairing it`)
+    yield* Effect.uninterruptible(packages.repair).pipe(Effect.catchAll((error) => Effect.logError(error.message)))
+    return yield* packages.installedState
+  })
 
 export interface PassOptions {
   /** Upgrade an old agent; when false, the pass reports `Behind` instead (the daemon's rollout delay). */
@@ -290,11 +310,12 @@ const passOnce = (options: PassOptions) =>
     const agent = yield* installedAgent
     if (Option.isNone(agent)) return yield* installAgent(Option.none(), earlier)
     if (agent.value.unfinished) {
-      const failed = (yield* (yield* StateStore).get).failedVersion
-      if (failed !== undefined && compareUpstream(published, failed.version) <= 0) {
-        // Installing the version that failed again would fail again: wait for a newer one.
+      // The repair has done what installing that version again could: only a newer one can mend it.
+      const failed = (yield* (yield* StateStore).get).failedVersion?.version
+      const newest = [upstreamOf(agent.value.version), ...(failed === undefined ? [] : [failed])]
+      if (newest.some((version) => compareUpstream(published, version) <= 0)) {
         return yield* Option.match(earlier, {
-          onNone: () => Effect.fail(new PackageUnfinished({ version: agent.value.version, failed: failed.version })),
+          onNone: () => Effect.fail(new PackageUnfinished({ version: agent.value.version, failed: failed ?? upstreamOf(agent.value.version) })),
           onSome: ({ error }) => Effect.fail(error)
         })
       }

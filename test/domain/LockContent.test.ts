@@ -30,9 +30,6 @@ describe("pidInLock", () => {
     ["{\"pid\":1234}", 1234],
     ["{\"pid\": \"1234\", \"started\": \"2024-05-01T10:00:00Z\"}", 1234],
     ["{\"lock\": {\"owner\": \"agent\", \"PID\": 1234}}", 1234],
-    ["{\"worker\": 1234}", 1234],
-    ["{\"started\": 1714557600000, \"worker\": 1234}", 1234],
-    ["[1234]", 1234],
     ["{\"pid\":1234", 1234],
     ["started 2024-05-01 10:00:00 by 1234", 1234]
   ])("%j names pid %d", (content, expected) => {
@@ -50,6 +47,11 @@ describe("pidInLock", () => {
     "pid=0",
     "pid=",
     "{\"pid\": null, \"worker\": 1234}",
+    // In JSON only a pid key names a pid: a count or a size that is read as one could be a dead pid.
+    "{\"worker\": 1234}",
+    "{\"files\": 12}",
+    "{\"started\": 1714557600000, \"worker\": 1234}",
+    "[1234]",
     "{\"pid\": -5}",
     "-1234",
     "12.5",

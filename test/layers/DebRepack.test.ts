@@ -75,7 +75,7 @@ describe("DebRepack.rebuild", () => {
       const output = "/var/lib/cloudbackup-updater/packages/driveclient_1.1.0-1_amd64.deb"
       expect(built).toEqual(Option.some(output))
       expect(seen).toHaveLength(1)
-      expect(seen[0]!.argv).toEqual(["dpkg-deb", "--build", expect.stringMatching(/^\/var\/lib\/cloudbackup-updater\/packages\/\.rebuild-\d+$/), output])
+      expect(seen[0]!.argv).toEqual(["dpkg-deb", "--build", expect.stringMatching(/^\/var\/lib\/cloudbackup-updater\/packages\/\.rebuild-\d+$/), `${output}.partial`])
       const tree = seen[0]!.tree
       expect(tree["/DEBIAN/control"]).toBe(
         "Package: driveclient\nArchitecture: amd64\nVersion: 1.1.0-1\nDescription: Cloud Backup agent\n"
@@ -101,6 +101,7 @@ describe("DebRepack.rebuild", () => {
           argv[0] === "dpkg-deb"
             ? Effect.promise(async () => {
               mode = (await fs.stat(onHost(root, `${argv[2]}/usr/sbin/driveclient`))).mode & 0o7777
+              await fs.writeFile(onHost(root, argv[3]!), "deb")
               return ok()
             })
             : tools.run(argv, options)
@@ -130,5 +131,35 @@ describe("DebRepack.rebuild", () => {
       const error = yield* Effect.flip(rebuild(root, shell, "1.1.0-1"))
       expect(error.message).toBe("rebuild the driveclient package failed: dpkg-deb: error: no space left on device")
       expect(yield* listHostDirectory(root, "/var/lib/cloudbackup-updater/packages")).toEqual([])
+    }))
+
+  it.scoped("a directory the host has made a symlink (/lib on merged /usr) is built as the directory the package shipped", () =>
+    Effect.gen(function*() {
+      const root = yield* tempRoot
+      yield* installedAgent(root)
+      yield* writeHostFile(root, "/usr/lib/systemd/system/driveclient.service", "[Unit]\n")
+      yield* Effect.promise(() => fs.symlink("usr/lib", onHost(root, "/lib")))
+      const seen: Array<{ argv: ReadonlyArray<string>; tree: Record<string, string> }> = []
+      const shell = dpkgTools(root, seen)
+      const withLib: ShellService = {
+        run: (argv, options) =>
+          argv[0] === "dpkg-query" && argv[1] === "-L"
+            ? Effect.succeed(ok(`${[...LIST, "/lib", "/lib/systemd", "/lib/systemd/system", "/lib/systemd/system/driveclient.service"].join("\n")}\n`))
+            : shell.run(argv, options)
+      }
+      yield* rebuild(root, withLib, "1.1.0-1")
+      expect(seen[0]!.tree["/lib/systemd/system/driveclient.service"]).toBe("[Unit]\n")
+    }))
+
+  it.scoped("a conffile the administrator deleted is left out of DEBIAN/conffiles, and a kill leaves no half-built package", () =>
+    Effect.gen(function*() {
+      const root = yield* tempRoot
+      yield* installedAgent(root)
+      yield* Effect.promise(() => fs.rm(onHost(root, "/etc/driveclient/driveclient.conf")))
+      yield* writeHostFile(root, "/var/lib/cloudbackup-updater/packages/.rebuild-1/DEBIAN/control", "left by a killed updater\n")
+      const seen: Array<{ argv: ReadonlyArray<string>; tree: Record<string, string> }> = []
+      yield* rebuild(root, dpkgTools(root, seen), "1.1.0-1")
+      expect(seen[0]!.tree["/DEBIAN/conffiles"]).toBeUndefined()
+      expect(yield* listHostDirectory(root, "/var/lib/cloudbackup-updater/packages")).toEqual(["driveclient_1.1.0-1_amd64.deb"])
     }))
 })

@@ -116,16 +116,17 @@ describe("NodeShell", () => {
       expect(fs.readdirSync(tmp)).toEqual([])
     }))
 
-  it.live("caps each captured stream", () =>
+  it.live("caps each captured stream, keeping its end, where a failing command says why", () =>
     Effect.gen(function*() {
       const result = yield* shell.run([
         node,
         "-e",
         `const big = "x".repeat(${NodeShell.MAX_CAPTURE + 1024 * 1024})
-         require("fs").writeSync(1, big); require("fs").writeSync(2, big)`
+         require("fs").writeSync(1, big + "E: the last line\\n"); require("fs").writeSync(2, big)`
       ])
       expect(result.exitCode).toBe(0)
       expect(result.stdout.length).toBe(NodeShell.MAX_CAPTURE)
+      expect(result.stdout.endsWith("xE: the last line\n")).toBe(true)
       expect(result.stderr.length).toBe(NodeShell.MAX_CAPTURE)
     }))
 

@@ -151,12 +151,15 @@ describe("NodeStateStore", () => {
       expect(yield* list(dir)).toEqual(["state.json", "state.json.damaged"])
     }))
 
-  it.scoped("a file that cannot be read is damaged and left where it is", () =>
+  it.scoped("a file that cannot be read is damaged and left where it is, and no change is written over it", () =>
     Effect.gen(function*() {
       const { dir, file } = yield* stateDir
       yield* Effect.promise(() => fs.mkdir(file, { recursive: true }))
-      const state = yield* NodeStateStore.make(file).get
+      const store = NodeStateStore.make(file)
+      const state = yield* store.get
       expect(state).toEqual({ damaged: { detail: "cannot read it: EISDIR", movedTo: undefined } })
+      const error = yield* Effect.flip(store.update((s) => ({ ...s, lastCheck: { at: 1, result: "x" } })))
+      expect(error.message).toBe(`cannot save the updater's state in ${file}: cannot read it: EISDIR`)
       expect(yield* list(dir)).toEqual(["state.json"])
     }))
 

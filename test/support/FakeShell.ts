@@ -627,7 +627,9 @@ export const make = (init: FakeHostInit = {}): Effect.Effect<FakeHostService> =>
           }
           yield* takeTime(argv, state.downloadMillis, options)
           yield* leavePackage(downloadDir, spec, "rpm")
-          return result(0, "Complete!\nThe downloaded packages were saved in cache until the next successful transaction.\n")
+          return tool === "dnf"
+            ? result(0, "Complete!\nThe downloaded packages were saved in cache until the next successful transaction.\n")
+            : result(1, `${PACKAGE}-${spec}.${ARCH}.rpm\nexiting because "Download Only" specified\n`)
         }
         const file = words.length === 2 && words[1]!.startsWith("/") ? words[1]! : undefined
         if (file !== undefined && (words[0] === "install" || words[0] === "downgrade") && !has("--downloadonly")) {

@@ -155,11 +155,12 @@ const stateKey = (state: UpdaterState): string => {
 /**
  * Events that change something on the host: a pass that only refreshes the package metadata (an
  * upgrade it leaves alone, say), or only tries again to start an agent whose release cannot start
- * or exits at once, is at a fixed point.
+ * or exits at once, or to mend a package whose scripts always fail, is at a fixed point.
  */
 const changes = (events: ReadonlyArray<HostEvent>) =>
   events.filter((e, i) => {
-    if (e.what === "package metadata refreshed" || /^agent \S+ failed to start$/.test(e.what)) return false
+    // Each pass mends a package left half-way again: with a release whose scripts always fail, that fails again.
+    if (e.what === "package metadata refreshed" || /^agent \S+ failed to start$|^repair failed: /.test(e.what)) return false
     const started = /^agent (\S+) started$/.exec(e.what)
     if (started !== null && events[i + 1]?.what === `agent ${started[1]} exited`) return false
     const exited = /^agent (\S+) exited$/.exec(e.what)
@@ -315,7 +316,9 @@ export const runScenario = (world: World, steps: ReadonlyArray<Step>) =>
       Effect.gen(function*() {
         const state = yield* simulated.state
         if (!state.agentRunning && !mayBeDown) problems.push(`${when}: the agent is not running (it ran before)`)
-        if (state.unfinished) problems.push(`${when}: the package ${state.installed} is left unfinished`)
+        // A release whose scripts always fail, with no way back, stays half-way until the next one.
+        const brokenRelease = mayBeDown && state.installed !== undefined && state.installed !== INSTALLED
+        if (state.unfinished && !brokenRelease) problems.push(`${when}: the package ${state.installed} is left unfinished`)
         if (state.installed === undefined || !versions.includes(state.installed)) {
           problems.push(`${when}: installed is ${state.installed ?? "nothing"}, expected ${versions.join(" or ")}`)
         }
