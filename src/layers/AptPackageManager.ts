@@ -24,7 +24,7 @@ import {
   underRoot,
   writeFileAtomically
 } from "./HostFiles.js"
-import { dropOthers, findKept, findPackageFile, keep } from "./KeptPackages.js"
+import { findKept, findPackageFile, keep, keepFromCache } from "./KeptPackages.js"
 
 export interface AptOptions {
   readonly root: string
@@ -292,15 +292,9 @@ export const make = (options: AptOptions) =>
       })
 
     const keepPackages = (versions: ReadonlyArray<string>) =>
-      Effect.gen(function*() {
-        for (const version of versions) {
-          const kept = yield* findKept(options.root, "deb", version).pipe(Effect.mapError(fileFailure("read the kept packages")))
-          if (Option.isSome(kept)) continue
-          const cached = yield* inArchives(version)
-          if (Option.isSome(cached)) yield* keepFile(cached.value)
-        }
-        yield* dropOthers(options.root, "deb", versions).pipe(Effect.mapError(fileFailure("drop old kept packages")))
-      })
+      keepFromCache(options.root, "deb", versions, Effect.succeed([APT_ARCHIVES])).pipe(
+        Effect.mapError(fileFailure("keep the agent packages"))
+      )
 
     /** Installs the kept package over whatever the failed upgrade left, then checks dpkg's word on it. */
     const restore = (package_: SecuredPackage, version: string) =>

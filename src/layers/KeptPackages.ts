@@ -56,6 +56,25 @@ export const keep = (root: string, hostFile: string) =>
     return target
   })
 
+/**
+ * Keeps a copy of each of `versions` found in the package manager's cache `dirs` (host paths)
+ * that is not kept yet, and drops the kept packages of any other version.
+ */
+export const keepFromCache = (
+  root: string,
+  format: PackageFormat,
+  versions: ReadonlyArray<string>,
+  dirs: Effect.Effect<ReadonlyArray<string>, HostFileError>
+) =>
+  Effect.gen(function*() {
+    for (const version of versions) {
+      if (Option.isSome(yield* findKept(root, format, version))) continue
+      const cached = yield* findPackageFile(root, format, yield* dirs, version)
+      if (Option.isSome(cached)) yield* keep(root, cached.value)
+    }
+    yield* dropOthers(root, format, versions)
+  })
+
 /** Removes the kept packages of versions other than `versions`, and any partial copy. */
 export const dropOthers = (root: string, format: PackageFormat, versions: ReadonlyArray<string>) =>
   Effect.gen(function*() {

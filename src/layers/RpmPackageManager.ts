@@ -27,7 +27,7 @@ import {
   underRoot,
   writeFileAtomically
 } from "./HostFiles.js"
-import { dropOthers, findKept, findPackageFile, keep, KEPT_PACKAGES_DIR, subdirectories } from "./KeptPackages.js"
+import { findKept, findPackageFile, keep, keepFromCache, KEPT_PACKAGES_DIR, subdirectories } from "./KeptPackages.js"
 import { isAgentHeld } from "./RpmHolds.js"
 import { awaitNoTransaction } from "./RpmTransactionLocks.js"
 
@@ -250,11 +250,12 @@ export const make = (options: RpmOptions) =>
         }
       }
       return dirs
-    }).pipe(Effect.mapError(fileFailure("read the package cache")))
+    })
 
     const inCache = (version: string) =>
-      Effect.flatMap(cacheDirectories, (dirs) =>
-        findPackageFile(options.root, "rpm", dirs, version).pipe(Effect.mapError(fileFailure("read the package cache"))))
+      Effect.flatMap(cacheDirectories, (dirs) => findPackageFile(options.root, "rpm", dirs, version)).pipe(
+        Effect.mapError(fileFailure("read the package cache"))
+      )
 
     const kept = (version: string) =>
       findKept(options.root, "rpm", version).pipe(Effect.mapError(fileFailure("read the kept packages")))
@@ -292,14 +293,9 @@ export const make = (options: RpmOptions) =>
       })
 
     const keepPackages = (versions: ReadonlyArray<string>) =>
-      Effect.gen(function*() {
-        for (const version of versions) {
-          if (Option.isSome(yield* kept(version))) continue
-          const cached = yield* inCache(version)
-          if (Option.isSome(cached)) yield* keepFile(cached.value)
-        }
-        yield* dropOthers(options.root, "rpm", versions).pipe(Effect.mapError(fileFailure("drop old kept packages")))
-      })
+      keepFromCache(options.root, "rpm", versions, cacheDirectories).pipe(
+        Effect.mapError(fileFailure("keep the agent packages"))
+      )
 
     /**
      * Back to exactly `version` from its kept package: the duplicate an interrupted upgrade
