@@ -133,6 +133,8 @@ export interface SimulatedHost {
   readonly publish: (packageVersion: string) => Effect.Effect<void>
   /** The agent's process ends by itself (a crash, or an administrator's kill). */
   readonly agentExits: Effect.Effect<void>
+  /** Someone else starts the agent (an administrator, or the init system). */
+  readonly agentStartedByOthers: Effect.Effect<void>
   /** Arms more faults, after those already armed. */
   readonly arm: (faults: ReadonlyArray<Fault>) => Effect.Effect<void>
   /** Drops the armed faults that have not fired yet, and returns them. */
@@ -249,6 +251,7 @@ export const make = (options: SimulatedHostOptions) =>
           )
         }),
       agentExits: Effect.zipRight(set((s) => ({ ...s, agentRunning: false })), record("agent exited")),
+      agentStartedByOthers: Effect.zipRight(set((s) => ({ ...s, agentRunning: true })), record("agent started by someone else")),
       publish: (packageVersion) =>
         Effect.zipRight(
           set((s) => ({ ...s, offered: [...s.offered, packageVersion] })),

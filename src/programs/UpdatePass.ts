@@ -30,6 +30,13 @@ export class UpgradeFailed extends Data.TaggedError("UpgradeFailed")<{ readonly 
   }
 }
 
+/** An agent found stopped was started while its upgrade was prepared. */
+export class AgentStartedMeanwhile extends Data.TaggedError("AgentStartedMeanwhile")<{}> {
+  override get message(): string {
+    return "the agent was started while its upgrade was prepared; the next pass upgrades it as a running agent"
+  }
+}
+
 /** The agent's package is left half-way, and the version that would mend it is the one that failed. */
 export class PackageUnfinished extends Data.TaggedError("PackageUnfinished")<{ readonly version: string; readonly failed: string }> {
   override get message(): string {
@@ -128,7 +135,7 @@ const afterStopFailure = (what: string) => (error: { readonly message: string })
 const replaceStoppedAgent = (steps: JournalSteps, agentWasRunning: boolean) =>
   Effect.gen(function*() {
     const agent = yield* AgentService
-    yield* steps.step("transaction", agentWasRunning)
+    yield* steps.step("transaction", true)
     const version = yield* transaction.pipe(Effect.mapError(afterStopFailure("the package transaction failed")))
     if (!agentWasRunning) return version
     yield* steps.step("start", true)
@@ -177,15 +184,22 @@ const upgradeRunningAgent = (upgrade: UpgradeInProgress, steps: JournalSteps, ow
 const upgradeStoppedAgent = (upgrade: UpgradeInProgress, steps: JournalSteps) =>
   Effect.gen(function*() {
     yield* Effect.logInfo("the agent is not running; upgrading it and leaving it stopped")
+    // No backup starts during the transaction; an agent started since it was found stopped is left to the next pass.
+    yield* steps.step("lock", true)
+    yield* holdAgentLock
+    if (yield* (yield* AgentService).isRunning) {
+      yield* clearJournal
+      return yield* new AgentStartedMeanwhile()
+    }
     return yield* replaceStoppedAgent(steps, false).pipe(
       Effect.catchAll((reason) =>
         Effect.gen(function*() {
           if (upgrade.secured === undefined) return yield* new UpgradeFailed({ target: upgrade.target, reason })
-          return yield* rollBack({ ...upgrade, reason, journal: steps, holdsAgentLock: false })
+          return yield* rollBack({ ...upgrade, reason, journal: steps, holdsAgentLock: true })
         })
       )
     )
-  })
+  }).pipe(Effect.scoped)
 
 /** The installed version's package for the way back; none when it cannot be had. */
 const securePrevious = (installed: string) =>

@@ -5,6 +5,7 @@ import * as Fiber from "effect/Fiber"
 import * as TestClock from "effect/TestClock"
 import { AGENT_PID, SimulatedHostTag } from "../../src/layers/SimulatedHost.js"
 import { updatePass } from "../../src/programs/UpdatePass.js"
+import { StateStore } from "../../src/services/StateStore.js"
 import { AGENT_LOCK, repositoryFiles, simulatedRun } from "../support/SimulatedRun.js"
 
 const OLD_RUNNING = { installed: "1.1.0-1", agentRunning: true, offered: ["1.1.0-1", "1.2.0-1"] }
@@ -91,4 +92,30 @@ describe("updatePass on the simulated host", () => {
       expect(yield* host.state).toMatchObject({ installed: "1.1.0-1", agentRunning: true })
       expect(yield* host.locks.held).toEqual(new Map([[AGENT_LOCK, AGENT_PID]]))
     }).pipe(Effect.provide(simulatedRun(OLD_RUNNING))))
+
+  it.effect("an agent found stopped but started while its upgrade is prepared is not upgraded under it", () =>
+    Effect.gen(function*() {
+      const host = yield* SimulatedHostTag
+      const fiber = yield* Effect.fork(Effect.flip(updatePass))
+      // Securing the way back takes its time (here it hangs for a minute); meanwhile the agent is started.
+      yield* TestClock.adjust(Duration.seconds(30))
+      yield* host.agentStartedByOthers
+      yield* TestClock.adjust(Duration.minutes(5))
+      const error = yield* Fiber.join(fiber)
+      expect(error._tag).toBe("AgentStartedMeanwhile")
+      expect(yield* host.state).toMatchObject({ installed: "1.1.0-1", agentRunning: true })
+      expect((yield* eventsOf).filter((what) => what.startsWith("transaction:"))).toEqual([])
+      expect(yield* host.locks.held).toEqual(new Map())
+      expect((yield* (yield* StateStore).get).journal).toBeUndefined()
+    }).pipe(
+      Effect.provide(
+        simulatedRun({
+          installed: "1.1.0-1",
+          agentRunning: false,
+          offered: ["1.1.0-1", "1.2.0-1"],
+          faults: [{ at: "secure", kind: "hang" }],
+          hangTime: Duration.minutes(1)
+        })
+      )
+    ))
 })
