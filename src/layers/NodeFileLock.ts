@@ -158,10 +158,21 @@ export const make = (ownPid: number = process.pid): FileLockService => {
         return removeUnlessReplaced(file, lock)
       }),
 
+    // The entry itself, not what it points to: a dangling symlink in the lock's place would
+    // otherwise look absent and be retried at full speed.
     awaitChange: (file, poll) =>
-      fs.existsSync(file)
+      entryExists(file)
         ? Effect.race(watchDirectory(file), Effect.sleep(Duration.decode(poll)))
         : Effect.void
+  }
+}
+
+const entryExists = (file: string): boolean => {
+  try {
+    fs.lstatSync(file)
+    return true
+  } catch {
+    return false
   }
 }
 

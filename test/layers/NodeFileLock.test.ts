@@ -1,4 +1,5 @@
 import * as fs from "node:fs"
+import * as os from "node:os"
 import * as path from "node:path"
 import { afterEach, describe, expect, it } from "@effect/vitest"
 import * as Duration from "effect/Duration"
@@ -207,5 +208,21 @@ describe("NodeFileLock", () => {
       )
       expect(outcome).toBe(`${self.pid}\n`)
       expect(fs.existsSync(file)).toBe(false)
+    }))
+})
+
+describe("NodeFileLock.awaitChange on a dangling symlink in the lock's place", () => {
+  it.live("waits for the poll instead of returning at once", () =>
+    Effect.gen(function*() {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), "lock-symlink-"))
+      const file = path.join(dir, "backup-running.lock")
+      fs.symlinkSync(path.join(dir, "gone"), file)
+      const locks = NodeFileLock.make(process.pid)
+      const outcome = yield* Effect.race(
+        Effect.as(locks.awaitChange(file, Duration.seconds(30)), "returned"),
+        Effect.as(Effect.sleep(Duration.millis(300)), "still waiting")
+      )
+      fs.rmSync(dir, { recursive: true, force: true })
+      expect(outcome).toBe("still waiting")
     }))
 })
