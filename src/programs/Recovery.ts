@@ -19,7 +19,7 @@ import { FileLock, type Holder } from "../services/FileLock.js"
 import { PackageManager } from "../services/PackageManager.js"
 import { type JournalEntry, type JournalStep, StateStore, type UpdaterState } from "../services/StateStore.js"
 import { UpdaterConfig } from "../services/UpdaterConfig.js"
-import { notHealthy, staysRunning } from "./HealthCheck.js"
+import { notHealthy, startAndWatch, staysRunning } from "./HealthCheck.js"
 import { clearJournal, journal } from "./Journal.js"
 import { isUpdater } from "./Pidfile.js"
 import { rollBack, type RollbackFailed } from "./Rollback.js"
@@ -82,7 +82,7 @@ const finishUpgrade = (entry: JournalEntry) =>
     const installed = yield* packages.installedState
     const newInPlace = Option.isSome(installed) && installed.value.version !== entry.previous
     const halfDone = Option.isSome(installed) && installed.value.unfinished
-    if ((Either.isLeft(repaired) || halfDone) && (newInPlace || halfDone)) {
+    if (halfDone || (Either.isLeft(repaired) && newInPlace)) {
       const detail = Either.isLeft(repaired) ? repaired.left.message : "the package is still unfinished"
       return yield* rollBackFor(`the interrupted transaction could not be finished: ${detail}`)
     }
@@ -124,12 +124,7 @@ const recoverFromDamagedState = (damaged: NonNullable<UpdaterState["damaged"]>) 
     const installed = yield* packages.installedVersion
     if (Option.isNone(installed) || (yield* agent.isRunning) || !(yield* agent.isEnabled)) return Option.none()
     yield* Effect.logWarning("the agent's service is enabled but the agent is stopped; starting it")
-    const started = yield* Effect.either(agent.start)
-    const problem = Either.isLeft(started)
-      ? Option.some(started.left.message)
-      : (yield* staysRunning)
-      ? Option.none<string>()
-      : Option.some(yield* notHealthy(installed.value))
+    const problem = yield* startAndWatch(installed.value)
     if (Option.isNone(problem)) return Option.none()
     const entry: JournalEntry = {
       pid: config.pid,

@@ -18,7 +18,7 @@ import { PackageManager, type SecuredPackage } from "../services/PackageManager.
 import { Repository } from "../services/Repository.js"
 import { StateStore } from "../services/StateStore.js"
 import { holdAgentLock } from "./AgentLock.js"
-import { notHealthy, staysRunning } from "./HealthCheck.js"
+import { startAndWatch } from "./HealthCheck.js"
 import { clearJournal, journal, type JournalSteps } from "./Journal.js"
 
 /** The upgrade failed and the previous version runs again (or stays stopped, as it was). */
@@ -85,17 +85,6 @@ export const rememberFailed = (target: string, reason: string) =>
     }))
   }).pipe(Effect.catchAll((error) => Effect.logWarning(error.message)))
 
-/** Starts the restored agent and watches it for the grace period: what went wrong, if anything. */
-const startAndWatch = (version: string) =>
-  Effect.gen(function*() {
-    const started = yield* Effect.either((yield* AgentService).start)
-    if (Either.isLeft(started)) return Option.some(`${version} was restored but did not start: ${started.left.message}`)
-    if (!(yield* staysRunning.pipe(Effect.orElseSucceed(() => false)))) {
-      return Option.some(`${version} was restored but ${yield* notHealthy(version)}`)
-    }
-    return Option.none<string>()
-  })
-
 /**
  * Closes the journal of a rollback that is given up. An agent that ran is still owed a start:
  * the journal becomes one of the version now installed, which later passes start (see Recovery).
@@ -137,7 +126,9 @@ export const rollBack = (plan: RollbackPlan) =>
       // At least a consistent package database, and an agent if one ran.
       yield* Effect.uninterruptible(packages.repair).pipe(Effect.catchAll((error) => Effect.logError(error.message)))
     }
-    const notRunning = plan.agentWasRunning ? yield* startAndWatch(plan.previous) : Option.none<string>()
+    const notRunning = plan.agentWasRunning
+      ? Option.map(yield* startAndWatch(plan.previous), (problem) => `it was restored, but ${problem}`)
+      : Option.none<string>()
     yield* rememberFailed(plan.target, plan.reason)
     if (Either.isLeft(restored) || Option.isSome(notRunning)) {
       // The journal stays: the next pass tries the rollback again, and a newer version, once

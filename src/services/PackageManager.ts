@@ -6,6 +6,7 @@ import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import type * as Effect from "effect/Effect"
 import type * as Option from "effect/Option"
+import type { SecuredPackage } from "./StateStore.js"
 
 export type PackageManagerKind = "apt" | "dnf" | "yum"
 
@@ -25,14 +26,8 @@ export type RepositorySource =
   | { readonly _tag: "AptKey"; readonly key: string }
   | { readonly _tag: "YumRepoFile"; readonly content: string }
 
-/** Where the package of the installed version, kept for a rollback, came from. */
-export type SecuredSource = "kept" | "repository" | "cache" | "rebuilt"
-
-/** A package file of the installed agent on disk, for a rollback: a host path. */
-export interface SecuredPackage {
-  readonly source: SecuredSource
-  readonly file: string
-}
+/** One shape, the journal's: the package secured for a rollback, and where it came from. */
+export type { SecuredPackage } from "./StateStore.js"
 
 export interface InstalledAgent {
   /** The full package version (`1.1.0-1`); the newest when two are installed. */

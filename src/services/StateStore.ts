@@ -40,12 +40,13 @@ export const JournalStep = oneOf(
 )
 export type JournalStep = Schema.Schema.Type<typeof JournalStep>
 
-/** A package of the previous version kept on disk (PackageManager's SecuredPackage), for a rollback. */
-const Secured = Schema.Struct({
+/** A package file of the installed agent kept on disk (a host path), for a rollback. */
+export const SecuredPackage = Schema.Struct({
   /** A copy kept from earlier, the repository, the package cache, or rebuilt from the installed files. */
   source: oneOf("SecuredPackage source", "kept", "repository", "cache", "rebuilt"),
   file: Schema.String
 }).annotations({ identifier: "SecuredPackage" })
+export interface SecuredPackage extends Schema.Schema.Type<typeof SecuredPackage> {}
 
 export const JournalEntry = Schema.Struct({
   /** The updater process that is upgrading. */
@@ -59,7 +60,7 @@ export const JournalEntry = Schema.Struct({
   agentWasRunning: Schema.Boolean,
   /** Whether the updater holds the agent's backup lock. */
   holdsAgentLock: Schema.Boolean,
-  secured: Schema.optional(Secured),
+  secured: Schema.optional(SecuredPackage),
   /** How many rollbacks of this upgrade were tried: a rollback that keeps failing is given up. */
   rollbacks: Schema.optional(Schema.Int)
 }).annotations({ identifier: "JournalEntry" })
