@@ -13,7 +13,9 @@ import {
   type PackageManagerService,
   type SecuredPackage
 } from "../services/PackageManager.js"
+import { Repository } from "../services/Repository.js"
 import { lastLine, Shell } from "../services/Shell.js"
+import { UpdaterConfig } from "../services/UpdaterConfig.js"
 import { runChecked } from "./CheckedCommand.js"
 import { rebuild } from "./DebRepack.js"
 import {
@@ -121,6 +123,8 @@ export const parsePolicyCandidate = (stdout: string): Option.Option<string> => {
 export const make = (options: AptOptions) =>
   Effect.gen(function*() {
     const shell = yield* Shell
+    const repository = yield* Repository
+    const { repository: base } = yield* UpdaterConfig
     const onHost = (hostPath: string) => underRoot(options.root, hostPath)
 
     const apt = (operation: string, argv: readonly [string, ...Array<string>], timeout: Duration.Duration) =>
@@ -318,34 +322,30 @@ export const make = (options: AptOptions) =>
 
       installedVersion: Effect.map(dpkgQuery, parseDpkgQuery),
 
-      repositoryState: (base) =>
-        findAgentEntry(base).pipe(
-          Effect.map(Option.match({
-            onNone: () => ({ _tag: "Missing" as const }),
-            onSome: (file) => ({ _tag: "Configured" as const, file })
-          }))
-        ),
+      repositoryState: findAgentEntry(base).pipe(
+        Effect.map(Option.match({
+          onNone: () => ({ _tag: "Missing" as const }),
+          onSome: (file) => ({ _tag: "Configured" as const, file })
+        }))
+      ),
 
-      configureRepository: (base, source) =>
-        Effect.gen(function*() {
-          const operation = "configure the apt repository"
-          if (source._tag !== "AptKey") {
-            return yield* new PackageManagerError({ operation, detail: "apt needs the repository key, not a yum repo file" })
-          }
-          const keyProblem = aptKeyProblem(source.key)
-          if (keyProblem !== undefined) return yield* new PackageManagerError({ operation, detail: keyProblem })
-          // A second entry for the same repository, with another signed-by, would break every apt command.
-          const existing = yield* findAgentEntry(base)
-          if (Option.isSome(existing) && existing.value !== AGENT_SOURCES_FILE) return
-          yield* Effect.gen(function*() {
-            yield* makeDirectory(onHost(KEYRING_DIR), 0o755)
-            yield* makeDirectory(onHost(SOURCES_DIR), 0o755)
-            yield* writeFileAtomically(onHost(KEYRING_FILE), source.key, 0o644)
-            yield* writeFileAtomically(onHost(AGENT_SOURCES_FILE), aptSourceLine(base, KEYRING_FILE), 0o644)
-          }).pipe(Effect.mapError(fileFailure(operation)))
-        }),
+      configureRepository: Effect.gen(function*() {
+        const operation = "configure the apt repository"
+        const key = yield* repository.aptKey
+        const keyProblem = aptKeyProblem(key)
+        if (keyProblem !== undefined) return yield* new PackageManagerError({ operation, detail: keyProblem })
+        // A second entry for the same repository, with another signed-by, would break every apt command.
+        const existing = yield* findAgentEntry(base)
+        if (Option.isSome(existing) && existing.value !== AGENT_SOURCES_FILE) return
+        yield* Effect.gen(function*() {
+          yield* makeDirectory(onHost(KEYRING_DIR), 0o755)
+          yield* makeDirectory(onHost(SOURCES_DIR), 0o755)
+          yield* writeFileAtomically(onHost(KEYRING_FILE), key, 0o644)
+          yield* writeFileAtomically(onHost(AGENT_SOURCES_FILE), aptSourceLine(base, KEYRING_FILE), 0o644)
+        }).pipe(Effect.mapError(fileFailure(operation)))
+      }),
 
-      refresh: (base) => findAgentEntry(base).pipe(
+      refresh: findAgentEntry(base).pipe(
         Effect.flatMap(Option.match({
           // No entry of its own (cannot happen after configureRepository): update every source.
           onNone: () => apt("apt-get update", ["apt-get", "update"], FETCH_TIMEOUT),
@@ -399,5 +399,5 @@ export const make = (options: AptOptions) =>
     return PackageManager.of(service)
   })
 
-export const layer = (options: AptOptions): Layer.Layer<PackageManager, never, Shell> =>
+export const layer = (options: AptOptions): Layer.Layer<PackageManager, never, Shell | Repository | UpdaterConfig> =>
   Layer.effect(PackageManager, make(options))

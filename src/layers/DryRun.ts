@@ -17,12 +17,11 @@ const would = (what: string) => Effect.logInfo(`dry run: would ${what}`)
 
 const packageManager = Layer.effect(
   PackageManager,
-  Effect.map(PackageManager, (live) =>
+  Effect.map(Effect.all([PackageManager, UpdaterConfig]), ([live, { repository }]) =>
     PackageManager.of({
       ...live,
-      configureRepository: (base, source) =>
-        would(`configure the agent repository ${base} (${source._tag === "AptKey" ? "apt source and key" : "yum repo file"})`),
-      refresh: (base) => would(`refresh the package metadata of ${base}`),
+      configureRepository: would(`configure the agent repository ${repository}`),
+      refresh: would(`refresh the package metadata of ${repository}`),
       download: would("download the new agent package"),
       install: would("install the newest agent package"),
       installVersion: (version) => would(`install driveclient ${version}`),

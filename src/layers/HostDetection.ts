@@ -8,7 +8,9 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import type { AgentService, ServiceManagerKind } from "../services/AgentService.js"
 import type { PackageManager, PackageManagerKind } from "../services/PackageManager.js"
+import type { Repository } from "../services/Repository.js"
 import type { Shell } from "../services/Shell.js"
+import type { UpdaterConfig } from "../services/UpdaterConfig.js"
 import * as AptPackageManager from "./AptPackageManager.js"
 import { findExecutable, isDirectory, processSearchPath, readTextIfExists, underRoot } from "./HostFiles.js"
 import * as RpmPackageManager from "./RpmPackageManager.js"
@@ -119,14 +121,14 @@ export const liveLayers = (
   detected: DetectedHost,
   root: string,
   searchPath?: string
-): Layer.Layer<PackageManager | AgentService, never, Shell> =>
+): Layer.Layer<PackageManager | AgentService, never, Shell | Repository | UpdaterConfig> =>
   Layer.merge(
     detected.packageManager === "apt"
       ? AptPackageManager.layer({ root })
       : RpmPackageManager.layer(
         searchPath === undefined
-          ? { root, flavor: detected.packageManager }
-          : { root, flavor: detected.packageManager, searchPath }
+          ? { root, flavor: detected.packageManager as RpmPackageManager.RpmFlavor }
+          : { root, flavor: detected.packageManager as RpmPackageManager.RpmFlavor, searchPath }
       ),
     detected.serviceManager === "systemd"
       ? SystemdAgentService.layer

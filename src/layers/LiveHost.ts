@@ -36,11 +36,12 @@ export const layer = (options: LiveHostOptions) => {
         )
     )
   )
+  const repository = Repository.layer.pipe(Layer.provide(NodeHttp.layer()))
   return Layer.mergeAll(
-    host,
+    host.pipe(Layer.provide(repository)),
     NodeFileLock.layer,
     NodeStateStore.layer(),
-    Repository.layer.pipe(Layer.provide(NodeHttp.layer())),
+    repository,
     config
   ).pipe(Layer.provide(config), Layer.provide(NodeShell.layer()))
 }

@@ -15,6 +15,7 @@ import {
   type PackageManagerService,
   type SecuredPackage
 } from "../services/PackageManager.js"
+import { Repository } from "../services/Repository.js"
 import { lastLine, Shell } from "../services/Shell.js"
 import { runChecked } from "./CheckedCommand.js"
 import {
@@ -85,6 +86,7 @@ export const parseNewestVersion = (output: string): Option.Option<string> => new
 export const make = (options: RpmOptions) =>
   Effect.gen(function*() {
     const shell = yield* Shell
+    const repository = yield* Repository
     const { flavor } = options
     const searchPath = options.searchPath ?? processSearchPath()
     const onHost = (hostPath: string) => underRoot(options.root, hostPath)
@@ -325,32 +327,28 @@ export const make = (options: RpmOptions) =>
       kind: flavor,
       installedVersion,
 
-      repositoryState: () =>
-        findAgentRepoFile.pipe(
-          Effect.map(Option.match({
-            onNone: () => ({ _tag: "Missing" as const }),
-            onSome: (file) => ({ _tag: "Configured" as const, file })
-          }))
-        ),
+      repositoryState: findAgentRepoFile.pipe(
+        Effect.map(Option.match({
+          onNone: () => ({ _tag: "Missing" as const }),
+          onSome: (file) => ({ _tag: "Configured" as const, file })
+        }))
+      ),
 
-      configureRepository: (_base, source) =>
-        Effect.gen(function*() {
-          const operation = `configure the ${flavor} repository`
-          if (source._tag !== "YumRepoFile") {
-            return yield* new PackageManagerError({ operation, detail: `${flavor} needs a repo file, not an apt key` })
-          }
-          const problem = yumRepoProblem(source.content)
-          if (problem !== undefined) return yield* new PackageManagerError({ operation, detail: problem })
-          // A second [drivesrvr] definition would make dnf and yum complain on every run.
-          const existing = yield* findAgentRepoFile
-          if (Option.isSome(existing) && existing.value !== AGENT_REPO_FILE) return
-          yield* Effect.zipRight(
-            makeDirectory(onHost(REPOS_DIR), 0o755),
-            writeFileAtomically(onHost(AGENT_REPO_FILE), source.content, 0o644)
-          ).pipe(Effect.mapError(fileFailure(operation)))
-        }),
+      configureRepository: Effect.gen(function*() {
+        const operation = `configure the ${flavor} repository`
+        const content = yield* repository.yumRepoFile
+        const problem = yumRepoProblem(content)
+        if (problem !== undefined) return yield* new PackageManagerError({ operation, detail: problem })
+        // A second [drivesrvr] definition would make dnf and yum complain on every run.
+        const existing = yield* findAgentRepoFile
+        if (Option.isSome(existing) && existing.value !== AGENT_REPO_FILE) return
+        yield* Effect.zipRight(
+          makeDirectory(onHost(REPOS_DIR), 0o755),
+          writeFileAtomically(onHost(AGENT_REPO_FILE), content, 0o644)
+        ).pipe(Effect.mapError(fileFailure(operation)))
+      }),
 
-      refresh: (_base) => Effect.asVoid(refresh),
+      refresh: Effect.asVoid(refresh),
       candidateVersion,
       download,
       install,
@@ -368,5 +366,5 @@ export const make = (options: RpmOptions) =>
     return PackageManager.of(service)
   })
 
-export const layer = (options: RpmOptions): Layer.Layer<PackageManager, never, Shell> =>
+export const layer = (options: RpmOptions): Layer.Layer<PackageManager, never, Shell | Repository> =>
   Layer.effect(PackageManager, make(options))

@@ -273,8 +273,7 @@ export const make = (options: SimulatedHostOptions) =>
       asUpdater
     }
 
-    const repositoryState = (_base: string) =>
-      Effect.map(Ref.get(state), (s): RepositoryState =>
+    const repositoryState = Effect.map(Ref.get(state), (s): RepositoryState =>
         s.repositoryConfigured
           ? { _tag: "Configured", file: kind === "apt" ? "/etc/apt/sources.list.d/driveclient.list" : "/etc/yum.repos.d/drivesrvr.repo" }
           : { _tag: "Missing" })
@@ -325,15 +324,14 @@ export const make = (options: SimulatedHostOptions) =>
     const packages = PackageManager.of({
       kind,
       repositoryState,
-      configureRepository: (base, source) =>
-        Effect.zipRight(
-          set((s) => ({ ...s, repositoryConfigured: true })),
-          record(`repository ${base} configured (${source._tag})`)
-        ),
+      configureRepository: Effect.zipRight(
+        set((s) => ({ ...s, repositoryConfigured: true })),
+        record(`repository configured (${kind === "apt" ? "apt source and key" : "repo file"})`)
+      ),
       installedVersion: Effect.map(Ref.get(state), (s) => Option.fromNullable(s.installed)),
       installedState: Effect.map(Ref.get(state), (s) =>
         Option.map(Option.fromNullable(s.installed), (version) => ({ version, unfinished: s.unfinished }))),
-      refresh: (_base) => Effect.zipRight(set((s) => ({ ...s, refreshed: true })), record("package metadata refreshed")),
+      refresh: Effect.zipRight(set((s) => ({ ...s, refreshed: true })), record("package metadata refreshed")),
       // Like `apt-cache policy`: no candidate before the repository's metadata has been fetched.
       candidateVersion: Effect.map(Ref.get(state), (s) =>
         s.repositoryConfigured && s.refreshed ? Option.fromNullable(newest(s.offered)) : Option.none()),

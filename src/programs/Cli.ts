@@ -10,7 +10,7 @@ import type * as Effect from "effect/Effect"
 import * as EffectModule from "effect/Effect"
 import type * as Option from "effect/Option"
 import { type ServiceManagerKind, serviceManagerKinds } from "../services/AgentService.js"
-import { type PackageManagerKind, packageManagerKinds } from "../services/PackageManager.js"
+import type { PackageManagerKind } from "../services/PackageManager.js"
 import { DEFAULT_REPOSITORY } from "../services/UpdaterConfig.js"
 
 export interface HostOptions {
@@ -150,7 +150,7 @@ const oneOf = <A extends string>(name: string, choices: ReadonlyArray<A>, descri
     Options.optional
   )
 
-const packageManager = oneOf("package-manager", packageManagerKinds, "Use this package manager instead of detecting it.")
+const packageManager = oneOf("package-manager", ["apt", "dnf", "yum"], "Use this package manager instead of detecting it.")
 
 const serviceManager = oneOf("service-manager", serviceManagerKinds, "Use this service manager instead of detecting it.")
 

@@ -15,7 +15,6 @@ import * as Option from "effect/Option"
 import { upstreamOf } from "../domain/Version.js"
 import { AgentService } from "../services/AgentService.js"
 import { PackageManager, type SecuredPackage } from "../services/PackageManager.js"
-import { Repository } from "../services/Repository.js"
 import { StateStore } from "../services/StateStore.js"
 import { holdAgentLock } from "./AgentLock.js"
 import { startAndWatch } from "./HealthCheck.js"
@@ -115,7 +114,7 @@ export const rollBack = (plan: RollbackPlan) =>
     }
     if (plan.secured === undefined) {
       // No package was kept (an upgrade of a stopped agent, or a journal from an older updater): the repository's will do.
-      yield* packages.refresh((yield* Repository).base).pipe(Effect.catchAll((error) => Effect.logWarning(error.message)))
+      yield* packages.refresh.pipe(Effect.catchAll((error) => Effect.logWarning(error.message)))
     }
     const restored = yield* Effect.either(Effect.uninterruptible(
       plan.secured === undefined

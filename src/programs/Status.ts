@@ -59,7 +59,7 @@ export const gather = (pidfile: string) =>
     const installed = yield* read(Effect.map(packages.installedVersion, Option.getOrNull))
     const published = yield* read(repository.latestVersion)
     const configured = yield* read(
-      Effect.map(packages.repositoryState(repository.base), (s) => ({
+      Effect.map(packages.repositoryState, (s) => ({
         base: repository.base,
         configuredIn: s._tag === "Configured" ? s.file : null
       }))

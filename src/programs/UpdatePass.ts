@@ -68,16 +68,13 @@ export const describeOutcome = PassOutcome.$match({
 export const ensureRepository = Effect.gen(function*() {
   const packages = yield* PackageManager
   const repository = yield* Repository
-  const state = yield* packages.repositoryState(repository.base)
+  const state = yield* packages.repositoryState
   if (state._tag === "Configured") {
     yield* Effect.logDebug(`agent repository is configured in ${state.file}`)
     return
   }
   yield* Effect.logInfo(`configuring the agent repository ${repository.base}`)
-  const source = packages.kind === "apt"
-    ? { _tag: "AptKey" as const, key: yield* repository.aptKey }
-    : { _tag: "YumRepoFile" as const, content: yield* repository.yumRepoFile }
-  yield* packages.configureRepository(repository.base, source)
+  yield* packages.configureRepository
 })
 
 /** A package transaction runs to its end once started: interrupting it could break the package database. */
@@ -103,7 +100,7 @@ const installAgent = (unfinished: Option.Option<string>, earlier: Option.Option<
       onNone: () => Effect.logInfo("the agent is not installed; installing it"),
       onSome: (version) => Effect.logWarning(`the agent ${version} was left half-installed; installing it again`)
     })
-    yield* packages.refresh((yield* Repository).base)
+    yield* packages.refresh
     // Downloaded first, so that a copy is kept even where the package manager empties its cache.
     const candidate = yield* packages.candidateVersion
     if (Option.isSome(candidate)) {
@@ -247,7 +244,7 @@ const upgradeAgent = (installed: string, published: string, earlier: Option.Opti
     const packages = yield* PackageManager
     const agent = yield* AgentService
     yield* Effect.logInfo(`the agent ${installed} is older than the published ${published}`)
-    yield* packages.refresh((yield* Repository).base)
+    yield* packages.refresh
     const offered = yield* packages.candidateVersion
     // A dry run does not refresh the package lists, so the repository's newest is not known.
     const candidate = config.dryRun ? Option.orElse(offered, () => Option.some(published)) : offered

@@ -6,11 +6,11 @@ import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import type * as Effect from "effect/Effect"
 import type * as Option from "effect/Option"
+import type { RepositoryError } from "./Repository.js"
 import type { SecuredPackage } from "./StateStore.js"
 
-export type PackageManagerKind = "apt" | "dnf" | "yum"
-
-export const packageManagerKinds: ReadonlyArray<PackageManagerKind> = ["apt", "dnf", "yum"]
+/** The package manager's name, as `--package-manager` takes it: `apt`, `dnf`, `yum`, `zypper`. */
+export type PackageManagerKind = string
 
 export class PackageManagerError extends Data.TaggedError("PackageManagerError")<{
   readonly operation: string
@@ -20,11 +20,6 @@ export class PackageManagerError extends Data.TaggedError("PackageManagerError")
     return `${this.operation} failed: ${this.detail}`
   }
 }
-
-/** What configuring the agent repository needs from the remote repository. */
-export type RepositorySource =
-  | { readonly _tag: "AptKey"; readonly key: string }
-  | { readonly _tag: "YumRepoFile"; readonly content: string }
 
 /** One shape, the journal's: the package secured for a rollback, and where it came from. */
 export type { SecuredPackage } from "./StateStore.js"
@@ -42,13 +37,14 @@ export type RepositoryState =
 
 export interface PackageManagerService {
   readonly kind: PackageManagerKind
-  /** Where the agent repository is configured, if it is (any sources file, any format). */
-  readonly repositoryState: (base: string) => Effect.Effect<RepositoryState, PackageManagerError>
-  readonly configureRepository: (base: string, source: RepositorySource) => Effect.Effect<void, PackageManagerError>
+  /** Where the configured agent repository is set up on this host, if it is (any sources file, any format). */
+  readonly repositoryState: Effect.Effect<RepositoryState, PackageManagerError>
+  /** Sets up the configured agent repository, with what it needs fetched from it and checked. */
+  readonly configureRepository: Effect.Effect<void, PackageManagerError | RepositoryError>
   /** The installed agent's full package version (`1.1.0-1`); none when not installed. */
   readonly installedVersion: Effect.Effect<Option.Option<string>, PackageManagerError>
-  /** Fresh metadata for the agent repository under `base` (only for it, where the tool allows). */
-  readonly refresh: (base: string) => Effect.Effect<void, PackageManagerError>
+  /** Fresh metadata for the agent repository (only for it, where the tool allows). */
+  readonly refresh: Effect.Effect<void, PackageManagerError>
   /** The newest agent version the configured repositories offer (after `refresh`); none when none does. */
   readonly candidateVersion: Effect.Effect<Option.Option<string>, PackageManagerError>
   /** Downloads the newest agent package into the cache without installing it. */

@@ -18,6 +18,7 @@ import {
   DPKG_QUERY
 } from "../support/ExpectedCommands.js"
 import * as FakeShell from "../support/FakeShell.js"
+import { remoteRepository } from "../support/RemoteRepository.js"
 import {
   hostFileExists,
   listHostDirectory,
@@ -28,7 +29,6 @@ import {
   writeHostFile
 } from "../support/TempRoot.js"
 
-const BASE = "https://agentrepo.example.test"
 const KEY = "-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nmQINBGVkZXN0\n=t3st\n-----END PGP PUBLIC KEY BLOCK-----\n"
 const APT_ENV = {
   DEBIAN_FRONTEND: "noninteractive",
@@ -37,17 +37,20 @@ const APT_ENV = {
   NEEDRESTART_SUSPEND: "1"
 }
 
-const withShell = (shell: ShellService) =>
+const withShell = (shell: ShellService, served: Readonly<Record<string, string>> = { "debian/agentrepo.key": KEY }) =>
   Effect.gen(function*() {
     const root = yield* tempRoot
-    const packages = yield* AptPackageManager.make({ root }).pipe(Effect.provideService(Shell, shell))
+    const packages = yield* AptPackageManager.make({ root }).pipe(
+      Effect.provideService(Shell, shell),
+      Effect.provide(remoteRepository(served))
+    )
     return { root, packages }
   })
 
-const withFakeHost = (init: FakeShell.FakeHostInit = {}) =>
+const withFakeHost = (init: FakeShell.FakeHostInit = {}, served?: Readonly<Record<string, string>>) =>
   Effect.gen(function*() {
     const host = yield* FakeShell.make(init)
-    return { host, ...yield* withShell(host.shell) }
+    return { host, ...yield* withShell(host.shell, served) }
   })
 
 describe("AptPackageManager.installedVersion", () => {
@@ -105,7 +108,7 @@ describe("AptPackageManager.repositoryState", () => {
     Effect.gen(function*() {
       const { root, packages } = yield* withFakeHost()
       for (const [file, content] of Object.entries(files)) yield* writeHostFile(root, file, content)
-      return yield* packages.repositoryState(BASE)
+      return yield* packages.repositoryState
     })
 
   it.scoped("no sources at all: missing", () =>
@@ -187,7 +190,7 @@ describe("AptPackageManager.repositoryState", () => {
       const { root, packages } = yield* withFakeHost()
       // A file where the directory should be: readdir fails with ENOTDIR.
       yield* writeHostFile(root, "/etc/apt/sources.list.d", "not a directory")
-      const error = yield* Effect.flip(packages.repositoryState(BASE))
+      const error = yield* Effect.flip(packages.repositoryState)
       expect(error._tag).toBe("PackageManagerError")
       expect(error.message).toContain("sources.list.d")
     }))
@@ -196,7 +199,7 @@ describe("AptPackageManager.repositoryState", () => {
     Effect.gen(function*() {
       const { root, packages } = yield* withFakeHost()
       yield* makeHostDirectory(root, "/etc/apt/sources.list")
-      const error = yield* Effect.flip(packages.repositoryState(BASE))
+      const error = yield* Effect.flip(packages.repositoryState)
       expect(error._tag).toBe("PackageManagerError")
     }))
 })
@@ -207,7 +210,7 @@ describe("AptPackageManager.configureRepository", () => {
       const { root, packages } = yield* withFakeHost()
       const previous = process.umask(0o077)
       yield* Effect.ensuring(
-        packages.configureRepository(BASE, { _tag: "AptKey", key: KEY }),
+        packages.configureRepository,
         Effect.sync(() => process.umask(previous))
       )
       expect(yield* readHostFile(root, "/etc/apt/keyrings/driveclient.asc")).toBe(KEY)
@@ -220,7 +223,7 @@ describe("AptPackageManager.configureRepository", () => {
       // No temporary file is left beside them.
       expect(yield* listHostDirectory(root, "/etc/apt/keyrings")).toEqual(["driveclient.asc"])
       expect(yield* listHostDirectory(root, "/etc/apt/sources.list.d")).toEqual(["driveclient.list"])
-      expect(yield* packages.repositoryState(BASE)).toEqual({
+      expect(yield* packages.repositoryState).toEqual({
         _tag: "Configured",
         file: "/etc/apt/sources.list.d/driveclient.list"
       })
@@ -230,7 +233,7 @@ describe("AptPackageManager.configureRepository", () => {
     Effect.gen(function*() {
       const { root, packages } = yield* withFakeHost()
       yield* writeHostFile(root, "/etc/apt/sources.list.d/driveclient.list", "deb http://old.example.test/debian/ serveragent main\n")
-      yield* packages.configureRepository(BASE, { _tag: "AptKey", key: KEY })
+      yield* packages.configureRepository
       expect(yield* readHostFile(root, "/etc/apt/sources.list.d/driveclient.list")).toMatch(/^deb \[arch=amd64 signed-by=/)
       expect(yield* listHostDirectory(root, "/etc/apt/sources.list.d")).toEqual(["driveclient.list"])
     }))
@@ -239,24 +242,23 @@ describe("AptPackageManager.configureRepository", () => {
     Effect.gen(function*() {
       const { root, packages } = yield* withFakeHost()
       yield* writeHostFile(root, "/etc/apt/sources.list", "deb https://agentrepo.example.test/debian serveragent main\n")
-      yield* packages.configureRepository(BASE, { _tag: "AptKey", key: KEY })
+      yield* packages.configureRepository
       expect(yield* hostFileExists(root, "/etc/apt/sources.list.d/driveclient.list")).toBe(false)
     }))
 
-  it.scoped("a yum repo file is refused and nothing is written", () =>
+  it.scoped("a repository that serves no key (only a yum repo file) fails it, and nothing is written", () =>
     Effect.gen(function*() {
-      const { root, packages } = yield* withFakeHost()
-      const error = yield* Effect.flip(
-        packages.configureRepository(BASE, { _tag: "YumRepoFile", content: "[drivesrvr]\nbaseurl=x\n" })
-      )
-      expect(error._tag).toBe("PackageManagerError")
+      const { root, packages } = yield* withFakeHost({}, { "redhat/drivesrvr.repo": "[drivesrvr]\nbaseurl=x\n" })
+      const error = yield* Effect.flip(packages.configureRepository)
+      expect(error._tag).toBe("RepositoryError")
+      expect(error.message).toContain("debian/agentrepo.key")
       expect(yield* hostFileExists(root, "/etc/apt/sources.list.d/driveclient.list")).toBe(false)
     }))
 
   it.scoped("a key that is not an armoured public key is refused and nothing is written", () =>
     Effect.gen(function*() {
-      const { root, packages } = yield* withFakeHost()
-      const error = yield* Effect.flip(packages.configureRepository(BASE, { _tag: "AptKey", key: "<html>oops</html>" }))
+      const { root, packages } = yield* withFakeHost({}, { "debian/agentrepo.key": "<html>oops</html>" })
+      const error = yield* Effect.flip(packages.configureRepository)
       expect(error.message).toContain("ASCII-armoured")
       expect(yield* hostFileExists(root, "/etc/apt/keyrings/driveclient.asc")).toBe(false)
     }))
@@ -267,7 +269,7 @@ describe("AptPackageManager commands", () => {
     Effect.gen(function*() {
       const { root, host, packages } = yield* withFakeHost()
       yield* writeHostFile(root, "/etc/apt/sources.list.d/vendor.list", "deb https://agentrepo.example.test/debian/ serveragent main\n")
-      yield* packages.refresh(BASE)
+      yield* packages.refresh
       const [entry] = yield* host.transcript
       expect(entry!.argv).toEqual(aptUpdate("/etc/apt/sources.list.d/vendor.list"))
       expect(entry!.env).toEqual(APT_ENV)
@@ -278,15 +280,15 @@ describe("AptPackageManager commands", () => {
   it.scoped("refresh after configuring updates the file just written", () =>
     Effect.gen(function*() {
       const { host, packages } = yield* withFakeHost()
-      yield* packages.configureRepository(BASE, { _tag: "AptKey", key: KEY })
-      yield* packages.refresh(BASE)
+      yield* packages.configureRepository
+      yield* packages.refresh
       expect(yield* host.commands).toEqual([aptUpdate("/etc/apt/sources.list.d/driveclient.list")])
     }))
 
   it.scoped("refresh without an agent entry updates every source", () =>
     Effect.gen(function*() {
       const { host, packages } = yield* withFakeHost()
-      yield* packages.refresh(BASE)
+      yield* packages.refresh
       expect(yield* host.commands).toEqual([["apt-get", "update"]])
     }))
 
@@ -294,7 +296,7 @@ describe("AptPackageManager commands", () => {
     Effect.gen(function*() {
       const { host, packages } = yield* withFakeHost({ installed: "1.1.0-1", offered: ["1.1.0-1", "1.2.0-1"] })
       expect(yield* packages.candidateVersion).toEqual(Option.some("1.1.0-1"))
-      yield* packages.refresh(BASE)
+      yield* packages.refresh
       expect(yield* packages.candidateVersion).toEqual(Option.some("1.2.0-1"))
       const entries = yield* host.transcript
       expect(entries[0]!.argv).toEqual(["apt-cache", "policy", "driveclient"])
@@ -350,7 +352,7 @@ describe("AptPackageManager commands", () => {
   it.scoped("a failed update is a PackageManagerError naming apt's error", () =>
     Effect.gen(function*() {
       const { packages } = yield* withFakeHost({ failures: { refresh: "E: Failed to fetch https://agentrepo.example.test/debian/dists/serveragent/InRelease" } })
-      const error = yield* Effect.flip(packages.refresh(BASE))
+      const error = yield* Effect.flip(packages.refresh)
       expect(error.detail).toBe("E: Failed to fetch https://agentrepo.example.test/debian/dists/serveragent/InRelease")
     }))
 

@@ -7,6 +7,7 @@ import { AgentService } from "../../src/services/AgentService.js"
 import { PackageManager } from "../../src/services/PackageManager.js"
 import { Shell } from "../../src/services/Shell.js"
 import * as FakeShell from "../support/FakeShell.js"
+import { remoteRepository } from "../support/RemoteRepository.js"
 import { makeHostDirectory, tempRoot, writeHostFile, writeHostProgram } from "../support/TempRoot.js"
 import { PACKAGE_CLEANUP_DUPES } from "../support/ExpectedCommands.js"
 
@@ -195,7 +196,7 @@ describe("HostDetection.liveLayers", () => {
         Effect.map(([packages, agent]) => [packages.kind, agent.kind]),
         Effect.provide(
           HostDetection.liveLayers({ packageManager, serviceManager }, root, SEARCH_PATH).pipe(
-            Layer.provide(FakeShell.layer())
+            Layer.provide(Layer.merge(FakeShell.layer(), remoteRepository({})))
           )
         )
       )
@@ -210,7 +211,7 @@ describe("HostDetection.liveLayers", () => {
       const repaired = yield* Effect.flatMap(PackageManager, (packages) => packages.repair).pipe(
         Effect.provide(
           HostDetection.liveLayers({ packageManager: "yum", serviceManager: "sysv" }, root, SEARCH_PATH).pipe(
-            Layer.provide(Layer.succeed(Shell, fake.shell))
+            Layer.provide(Layer.merge(Layer.succeed(Shell, fake.shell), remoteRepository({})))
           )
         )
       )

@@ -15,6 +15,7 @@ import {
   yumCommands
 } from "../support/ExpectedCommands.js"
 import * as FakeShell from "../support/FakeShell.js"
+import { remoteRepository } from "../support/RemoteRepository.js"
 import {
   hostFileExists,
   listHostDirectory,
@@ -26,20 +27,31 @@ import {
   writeHostProgram
 } from "../support/TempRoot.js"
 
-const BASE = "https://agentrepo.example.test"
 const REPO = "[drivesrvr]\nname=Cloud Backup agent\nbaseurl=https://agentrepo.example.test/redhat/$basearch/\nenabled=1\n"
 
-const withShell = (flavor: RpmPackageManager.RpmFlavor, shell: ShellService) =>
+const withShell = (
+  flavor: RpmPackageManager.RpmFlavor,
+  shell: ShellService,
+  served: Readonly<Record<string, string>> = { "redhat/drivesrvr.repo": REPO }
+) =>
   Effect.gen(function*() {
     const root = yield* tempRoot
-    const packages = yield* RpmPackageManager.make({ root, flavor }).pipe(Effect.provideService(Shell, shell))
+    const packages = yield* RpmPackageManager.make({ root, flavor }).pipe(
+     Effect.provide(remoteRepository({ "redhat/drivesrvr.repo": REPO })),
+      Effect.provideService(Shell, shell),
+      Effect.provide(remoteRepository(served))
+    )
     return { root, packages }
   })
 
-const withFakeHost = (flavor: RpmPackageManager.RpmFlavor, init: FakeShell.FakeHostInit = {}) =>
+const withFakeHost = (
+  flavor: RpmPackageManager.RpmFlavor,
+  init: FakeShell.FakeHostInit = {},
+  served?: Readonly<Record<string, string>>
+) =>
   Effect.gen(function*() {
     const host = yield* FakeShell.make(init)
-    return { host, ...yield* withShell(flavor, host.shell) }
+    return { host, ...yield* withShell(flavor, host.shell, served) }
   })
 
 describe.each(["dnf", "yum"] as const)("RpmPackageManager (%s)", (flavor) => {
@@ -74,20 +86,20 @@ describe.each(["dnf", "yum"] as const)("RpmPackageManager (%s)", (flavor) => {
   it.scoped("repositoryState: any .repo file defining [drivesrvr]", () =>
     Effect.gen(function*() {
       const { root, packages } = yield* withFakeHost(flavor)
-      expect(yield* packages.repositoryState(BASE)).toEqual({ _tag: "Missing" })
+      expect(yield* packages.repositoryState).toEqual({ _tag: "Missing" })
       yield* writeHostFile(root, "/etc/yum.repos.d/base.repo", "[baseos]\nbaseurl=https://mirror.example.test/\n")
       yield* writeHostFile(root, "/etc/yum.repos.d/drivesrvr.repo.rpmsave", REPO)
       yield* writeHostFile(root, "/etc/yum.repos.d/testing.repo", "# [drivesrvr]\n[drivesrvr-testing]\nbaseurl=x\n")
-      expect(yield* packages.repositoryState(BASE)).toEqual({ _tag: "Missing" })
+      expect(yield* packages.repositoryState).toEqual({ _tag: "Missing" })
       yield* writeHostFile(root, "/etc/yum.repos.d/vendor.repo", REPO)
-      expect(yield* packages.repositoryState(BASE)).toEqual({ _tag: "Configured", file: "/etc/yum.repos.d/vendor.repo" })
+      expect(yield* packages.repositoryState).toEqual({ _tag: "Configured", file: "/etc/yum.repos.d/vendor.repo" })
     }))
 
   it.scoped("repositoryState: an unreadable repo directory is a PackageManagerError", () =>
     Effect.gen(function*() {
       const { root, packages } = yield* withFakeHost(flavor)
       yield* writeHostFile(root, "/etc/yum.repos.d", "not a directory")
-      expect((yield* Effect.flip(packages.repositoryState(BASE)))._tag).toBe("PackageManagerError")
+      expect((yield* Effect.flip(packages.repositoryState))._tag).toBe("PackageManagerError")
     }))
 
   it.scoped("configureRepository writes drivesrvr.repo atomically with mode 0644", () =>
@@ -95,7 +107,7 @@ describe.each(["dnf", "yum"] as const)("RpmPackageManager (%s)", (flavor) => {
       const { root, packages } = yield* withFakeHost(flavor)
       const previous = process.umask(0o077)
       yield* Effect.ensuring(
-        packages.configureRepository(BASE, { _tag: "YumRepoFile", content: REPO }),
+        packages.configureRepository,
         Effect.sync(() => process.umask(previous))
       )
       expect(yield* readHostFile(root, "/etc/yum.repos.d/drivesrvr.repo")).toBe(REPO)
@@ -103,15 +115,15 @@ describe.each(["dnf", "yum"] as const)("RpmPackageManager (%s)", (flavor) => {
       expect(yield* listHostDirectory(root, "/etc/yum.repos.d")).toEqual(["drivesrvr.repo"])
     }))
 
-  it.scoped("configureRepository refuses an apt key, and a file without a [drivesrvr] section", () =>
+  it.scoped("configureRepository refuses a repository serving only an apt key, and a file without a [drivesrvr] section", () =>
     Effect.gen(function*() {
-      const { root, packages } = yield* withFakeHost(flavor)
-      const wrongKind = yield* Effect.flip(packages.configureRepository(BASE, { _tag: "AptKey", key: "k" }))
-      expect(wrongKind._tag).toBe("PackageManagerError")
-      const wrongFile = yield* Effect.flip(
-        packages.configureRepository(BASE, { _tag: "YumRepoFile", content: "<html><body>Not Found</body></html>" })
-      )
-      expect(wrongFile._tag).toBe("PackageManagerError")
+      const onlyKey = yield* withFakeHost(flavor, {}, { "debian/agentrepo.key": "k" })
+      const wrongKind = yield* Effect.flip(onlyKey.packages.configureRepository)
+      expect(wrongKind.message).toContain("redhat/drivesrvr.repo")
+      expect(yield* hostFileExists(onlyKey.root, "/etc/yum.repos.d/drivesrvr.repo")).toBe(false)
+      const { root, packages } = yield* withFakeHost(flavor, {}, { "redhat/drivesrvr.repo": "<html><body>Not Found</body></html>" })
+      const wrongFile = yield* Effect.flip(packages.configureRepository)
+      expect(wrongFile.message).toContain("is not a repo file line")
       expect(yield* hostFileExists(root, "/etc/yum.repos.d/drivesrvr.repo")).toBe(false)
     }))
 
@@ -119,14 +131,14 @@ describe.each(["dnf", "yum"] as const)("RpmPackageManager (%s)", (flavor) => {
     Effect.gen(function*() {
       const { root, packages } = yield* withFakeHost(flavor)
       yield* writeHostFile(root, "/etc/yum.repos.d/vendor.repo", REPO)
-      yield* packages.configureRepository(BASE, { _tag: "YumRepoFile", content: REPO })
+      yield* packages.configureRepository
       expect(yield* listHostDirectory(root, "/etc/yum.repos.d")).toEqual(["vendor.repo"])
     }))
 
   it.scoped("refresh fetches the agent repository's metadata anew, and only that", () =>
     Effect.gen(function*() {
       const { host, packages } = yield* withFakeHost(flavor, { offered: ["1.2.0-1.el9"] })
-      yield* packages.refresh(BASE)
+      yield* packages.refresh
       expect(yield* host.commands).toEqual(expected.refresh)
       expect((yield* host.state).refreshed).toBe(true)
       expect((yield* host.transcript).every((entry) => entry.env["LC_ALL"] === "C")).toBe(true)
@@ -139,7 +151,7 @@ describe.each(["dnf", "yum"] as const)("RpmPackageManager (%s)", (flavor) => {
         offered: ["1.1.0-1.el9", "1.10.0-1.el9", "1.2.0-1.el9"]
       })
       expect(yield* packages.candidateVersion).toEqual(Option.none())
-      yield* packages.refresh(BASE)
+      yield* packages.refresh
       expect(yield* packages.candidateVersion).toEqual(Option.some("1.10.0-1.el9"))
       expect((yield* host.commands).at(-1)).toEqual(expected.candidate)
     }))
@@ -222,6 +234,7 @@ describe("RpmPackageManager output parsing", () => {
     Effect.gen(function*() {
       const root = yield* tempRoot
       const packages = yield* RpmPackageManager.make({ root, flavor: "yum" }).pipe(
+        Effect.provide(remoteRepository({ "redhat/drivesrvr.repo": REPO })),
         Effect.provideService(Shell, cannedShell({ exitCode: 1, stdout: "", stderr: "Error: No matching Packages to list\n" }))
       )
       expect(yield* packages.candidateVersion).toEqual(Option.none())
@@ -231,6 +244,7 @@ describe("RpmPackageManager output parsing", () => {
     Effect.gen(function*() {
       const root = yield* tempRoot
       const packages = yield* RpmPackageManager.make({ root, flavor: "yum" }).pipe(
+        Effect.provide(remoteRepository({ "redhat/drivesrvr.repo": REPO })),
         Effect.provideService(
           Shell,
           cannedShell({ exitCode: 1, stdout: "", stderr: "One of the configured repositories failed (drivesrvr)\n" })
@@ -262,6 +276,7 @@ const withRootedFakeHost = (
     yield* prepare(root)
     const host = yield* FakeShell.make(init)
     const packages = yield* RpmPackageManager.make({ root, flavor, searchPath: SEARCH_PATH }).pipe(
+      Effect.provide(remoteRepository({ "redhat/drivesrvr.repo": REPO })),
       Effect.provideService(Shell, host.shell)
     )
     return { root, host, packages }
@@ -492,6 +507,7 @@ describe.each(["dnf", "yum"] as const)("RpmPackageManager.repair (%s)", (flavor)
       const root = yield* tempRoot
       yield* cleanupOnPath(root)
       const packages = yield* RpmPackageManager.make({ root, flavor, searchPath: SEARCH_PATH }).pipe(
+        Effect.provide(remoteRepository({ "redhat/drivesrvr.repo": REPO })),
         Effect.provideService(Shell, {
           run: (argv, options) =>
             argv[0] === "rpm" ? fake.shell.run(argv, options) : Effect.succeed({ exitCode: 0, stdout: "", stderr: "" })

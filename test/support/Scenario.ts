@@ -196,15 +196,16 @@ export const makeWorld = (options: WorldOptions): Effect.Effect<World, never, Sc
         Http.defaultOptions
       )
     )
+    const repository = Repository.layer.pipe(Layer.provide(Layer.merge(http, config)))
     const live = HostDetection.liveLayers(
       { packageManager: flavor.packageManager, serviceManager: flavor.serviceManager },
       root,
       SEARCH_PATH
-    ).pipe(Layer.provide(Layer.succeed(Shell, watchedShell)))
+    ).pipe(Layer.provide(Layer.mergeAll(Layer.succeed(Shell, watchedShell), repository, config)))
 
     const everything = Layer.mergeAll(
       config,
-      Repository.layer.pipe(Layer.provide(Layer.merge(http, config))),
+      repository,
       Layer.succeed(FileLock, watchedLocks),
       live,
       MemoryStateStore.layer(),
