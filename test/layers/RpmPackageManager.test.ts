@@ -37,7 +37,6 @@ const withShell = (
   Effect.gen(function*() {
     const root = yield* tempRoot
     const packages = yield* RpmPackageManager.make({ root, flavor }).pipe(
-     Effect.provide(remoteRepository({ "redhat/drivesrvr.repo": REPO })),
       Effect.provideService(Shell, shell),
       Effect.provide(remoteRepository(served))
     )

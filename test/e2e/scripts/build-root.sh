@@ -1,16 +1,19 @@
 #!/bin/sh
-# build-root.sh apt|rpm OUT.tar
+# build-root.sh apt|rpm|zypper OUT.tar
 # Builds a throwaway Debian 12 root with mmdebstrap (variant apt, this host's Debian mirror) and
 # writes it as a tarball:
-#   apt  apt + init-system-helpers (service) + procps
-#   rpm  the same + Debian's dnf and rpm, set up like an rpm-based host: rpmdb at /var/lib/rpm
-#        (initialised, holding e2e-rootfs-provides so that /bin/sh etc. resolve), dnf's "local"
-#        plugin disabled, skip_if_unavailable=False as on RHEL.
-# Both get a permissive /usr/sbin/policy-rc.d and no Debian mirror in their apt sources (inside
+#   apt     apt + init-system-helpers (service) + procps
+#   rpm     the same + Debian's dnf and rpm, set up like an rpm-based host: rpmdb at /var/lib/rpm
+#           (initialised, holding e2e-rootfs-provides so that /bin/sh etc. resolve), dnf's "local"
+#           plugin disabled, skip_if_unavailable=False as on RHEL.
+#   zypper  the apt root + Debian's zypper, rpm and libzypp-config (zypp.conf, /etc/zypp/repos.d),
+#           the same rpmdb, dressed as SLES 15 SP5 (/usr/lib/os-release), and an /etc/popt that
+#           hushes Debian rpm's "use Alien instead!" warning (see fixtures/roots/rpm-popt).
+# All get a permissive /usr/sbin/policy-rc.d and no Debian mirror in their apt sources (inside
 # a root, only the agent repository on 127.0.0.1 is ever contacted).
 set -eu
-KIND=${1:?usage: build-root.sh apt|rpm OUT.tar}
-OUT=${2:?usage: build-root.sh apt|rpm OUT.tar}
+KIND=${1:?usage: build-root.sh apt|rpm|zypper OUT.tar}
+OUT=${2:?usage: build-root.sh apt|rpm|zypper OUT.tar}
 HERE=$(cd "$(dirname "$0")" && pwd)
 FIX="$HERE/../fixtures/roots"
 # The mirror this host's apt uses (first URIs: of its deb822 sources), unless E2E_DEBIAN_MIRROR says.
@@ -26,16 +29,21 @@ set -- --variant=apt --include=init-system-helpers,procps \
     --customize-hook='echo "# e2e root: no Debian mirror, the tests reach only 127.0.0.1" >"$1/etc/apt/sources.list"' \
     --customize-hook='rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/*.bin'
 
-case "$KIND" in
-apt) ;;
-rpm)
+# e2e-rootfs-provides, built here; both rpm-based kinds install it into a fresh rpmdb at /var/lib/rpm.
+build_rootfs_provides() {
     mkdir -p "$WORK/top"
     rpmbuild -bb --quiet --define "_topdir $WORK/top" --define "_dbpath $WORK/rpmdb" \
         "$FIX/rootfs-provides.spec" >"$WORK/rpmbuild.log" 2>&1 || {
         cat "$WORK/rpmbuild.log" >&2
         exit 1
     }
-    PROVIDES=$(find "$WORK/top/RPMS" -name '*.rpm' | head -n 1)
+    find "$WORK/top/RPMS" -name '*.rpm' | head -n 1
+}
+
+case "$KIND" in
+apt) ;;
+rpm)
+    PROVIDES=$(build_rootfs_provides)
     set -- "$@" --include=dnf,rpm \
         --customize-hook='mkdir -p "$1/etc/rpm" "$1/etc/dnf/plugins" "$1/var/lib/rpm"' \
         --customize-hook="upload $FIX/rpm-macros /etc/rpm/macros" \
@@ -45,6 +53,18 @@ rpm)
         --customize-hook='rm -f "$1/tmp/rootfs-provides.rpm"' \
         --customize-hook='printf "[main]\nenabled=0\n" >"$1/etc/dnf/plugins/local.conf"' \
         --customize-hook='sed -i "s/^skip_if_unavailable=.*/skip_if_unavailable=False/" "$1/etc/dnf/dnf.conf"'
+    ;;
+zypper)
+    PROVIDES=$(build_rootfs_provides)
+    set -- "$@" --include=zypper,rpm,libzypp-config \
+        --customize-hook='mkdir -p "$1/etc/rpm" "$1/var/lib/rpm"' \
+        --customize-hook="upload $FIX/rpm-macros /etc/rpm/macros" \
+        --customize-hook="upload $FIX/rpm-popt /etc/popt" \
+        --customize-hook="upload $PROVIDES /tmp/rootfs-provides.rpm" \
+        --customize-hook='chroot "$1" rpm --initdb' \
+        --customize-hook='chroot "$1" rpm -i --nodeps /tmp/rootfs-provides.rpm' \
+        --customize-hook='rm -f "$1/tmp/rootfs-provides.rpm"' \
+        --customize-hook="upload $FIX/sles-os-release /usr/lib/os-release"
     ;;
 *)
     echo "build-root.sh: unknown kind: $KIND" >&2
