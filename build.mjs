@@ -5,7 +5,7 @@ import { readFile } from "node:fs/promises"
 const pkg = JSON.parse(await readFile(new URL("./package.json", import.meta.url), "utf8"))
 
 await build({
-  entryPoints: ["src/programs/main.ts"],
+  entryPoints: ["src/main/main.ts"],
   outfile: "dist/cloudbackup-updater.js",
   bundle: true,
   platform: "node",

@@ -13,7 +13,7 @@ const pkg = JSON.parse(await readFile(path.join(repo, "package.json"), "utf8"))
 
 const result = await build({
   absWorkingDir: repo,
-  entryPoints: ["src/programs/main.ts"],
+  entryPoints: ["src/main/main.ts"],
   bundle: true,
   platform: "node",
   target: "node18",

@@ -7,7 +7,7 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import { pidInLock } from "../domain/LockContent.js"
 import { FileLock, type FileLockService, type Holder, LockError, LockHeld } from "../services/FileLock.js"
-import { isProcessAlive, processCommandLine, processStartTime } from "./ProcessTable.js"
+import { isProcessAlive, processCommandLine, processStartTime } from "./internal/ProcessTable.js"
 
 /** A lock file as read once: the pid it names, and which file it was. */
 interface LockFile {

@@ -15,7 +15,7 @@ import {
   type UpdaterState
 } from "../services/StateStore.js"
 import { STATE_DIR } from "../services/UpdaterConfig.js"
-import { type AtomicWriteFs, type HostFileError, makeDirectory, writeFileAtomicallyWith } from "./HostFiles.js"
+import { type AtomicWriteFs, type HostFileError, makeDirectory, writeFileAtomicallyWith } from "./internal/HostFiles.js"
 
 export const STATE_FILE = `${STATE_DIR}/state.json`
 

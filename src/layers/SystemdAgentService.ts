@@ -5,8 +5,8 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import { AgentService, AgentServiceError, type AgentServiceShape } from "../services/AgentService.js"
 import { type CommandResult, lastLine, Shell } from "../services/Shell.js"
-import { runChecked } from "./CheckedCommand.js"
-import { processStartTime } from "./ProcessTable.js"
+import { runChecked } from "./internal/CheckedCommand.js"
+import { processStartTime } from "./internal/ProcessTable.js"
 
 export interface SystemdOptions {
   /** Where the process table is read; `/proc` by default. */

@@ -14,7 +14,7 @@ import * as Option from "effect/Option"
 import * as Runtime from "effect/Runtime"
 import type { ServiceManagerKind } from "../services/AgentService.js"
 import { none, ShutdownInhibitor, type ShutdownInhibitorShape } from "../services/ShutdownInhibitor.js"
-import { processSearchPath } from "./HostFiles.js"
+import { processSearchPath } from "./internal/HostFiles.js"
 
 export interface SystemdShutdownInhibitorOptions {
   /** Where systemd-inhibit is looked for; the updater's own `PATH` by default. */

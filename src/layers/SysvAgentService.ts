@@ -11,9 +11,9 @@ import * as Option from "effect/Option"
 import { pidInLock, TIME_SLACK_MILLIS } from "../domain/LockContent.js"
 import { AgentService, AgentServiceError, type AgentServiceShape } from "../services/AgentService.js"
 import { type RunOptions, Shell } from "../services/Shell.js"
-import { runChecked } from "./CheckedCommand.js"
-import { findExecutable, listDirectoryIfExists, processSearchPath, underRoot } from "./HostFiles.js"
-import { processStartTime } from "./ProcessTable.js"
+import { runChecked } from "./internal/CheckedCommand.js"
+import { findExecutable, listDirectoryIfExists, processSearchPath, underRoot } from "./internal/HostFiles.js"
+import { processStartTime } from "./internal/ProcessTable.js"
 
 export interface SysvOptions {
   readonly root: string

@@ -2,7 +2,7 @@ import { describe, expect, it } from "@effect/vitest"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import * as AptPackageManager from "../../src/layers/AptPackageManager.js"
+import * as AptPackageManager from "../../src/layers/packageManagers/apt/AptPackageManager.js"
 import { Shell, ShellError, type ShellService } from "../../src/services/Shell.js"
 import { cannedShell } from "../support/CannedShell.js"
 import {

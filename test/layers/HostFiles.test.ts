@@ -2,7 +2,7 @@ import * as fs from "node:fs/promises"
 import * as path from "node:path"
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import { type AtomicWriteFs, writeFileAtomically, writeFileAtomicallyWith } from "../../src/layers/HostFiles.js"
+import { type AtomicWriteFs, writeFileAtomically, writeFileAtomicallyWith } from "../../src/layers/internal/HostFiles.js"
 import { tempRoot } from "../support/TempRoot.js"
 
 const isTemporary = (file: string): boolean => /^\..+\.tmp$/.test(path.basename(file))

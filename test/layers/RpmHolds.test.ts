@@ -6,7 +6,7 @@ import {
   versionlockListNamesAgent,
   versionlockListPath,
   versionlockTomlNamesAgent
-} from "../../src/layers/RpmHolds.js"
+} from "../../src/layers/packageManagers/rpm/RpmHolds.js"
 
 describe("RpmHolds", () => {
   it.each([

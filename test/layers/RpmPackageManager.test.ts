@@ -2,7 +2,7 @@ import { describe, expect, it } from "@effect/vitest"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import * as RpmPackageManager from "../../src/layers/RpmPackageManager.js"
+import * as RpmPackageManager from "../../src/layers/packageManagers/rpm/RpmPackageManager.js"
 import { Shell, type ShellService } from "../../src/services/Shell.js"
 import { cannedShell } from "../support/CannedShell.js"
 import {

@@ -5,9 +5,9 @@
 #   debian/agentrepo.key        the signing key, ASCII-armoured
 #   debian/                     apt repository: suite serveragent, component main, arch amd64,
 #                               Release signed as InRelease and Release.gpg
-#   redhat/                     rpm repository (createrepo_c) holding the (signed) rpms;
-#                               repodata/repomd.xml signed as repomd.xml.asc (zypper checks it),
-#                               the key beside it as repomd.xml.key (where zypper looks for it)
+#   redhat/                     rpm repository (createrepo_c) holding the (signed) rpms, with
+#                               repodata/repomd.xml signed as repomd.xml.asc (zypper checks it;
+#                               lacking repomd.xml.key, it finds the key through gpgkey=)
 #   redhat/RPM-GPG-KEY-drivesrvr  the same key, for dnf's gpgkey=
 #   redhat/drivesrvr.repo       [drivesrvr] with baseurl/gpgkey under BASE_URL, gpgcheck=1
 # PACKAGE arguments are .deb and .rpm files; they are hard-linked when possible.
@@ -58,7 +58,6 @@ gpg --quiet --armor --export >"$OUT/debian/agentrepo.key"
 gpg --quiet --armor --export >"$OUT/redhat/RPM-GPG-KEY-drivesrvr"
 createrepo_c --quiet --no-database "$OUT/redhat" >/dev/null
 gpg --quiet --detach-sign --armor -o "$OUT/redhat/repodata/repomd.xml.asc" "$OUT/redhat/repodata/repomd.xml"
-cp "$OUT/redhat/RPM-GPG-KEY-drivesrvr" "$OUT/redhat/repodata/repomd.xml.key"
 cat >"$OUT/redhat/drivesrvr.repo" <<REPO
 [drivesrvr]
 name=driveclient backup agent (e2e)

@@ -7,10 +7,10 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import * as RotatingLogFile from "../layers/RotatingLogFile.js"
+import * as RotatingLogFile from "../layers/internal/RotatingLogFile.js"
 import type { UpdateOptions } from "./Cli.js"
 import { DEFAULT_LOG_FILE } from "./Cli.js"
-import { UsageError } from "./ExitCode.js"
+import { UsageError } from "../programs/ExitCode.js"
 import * as Logging from "./Logging.js"
 
 const requireDirectory = (option: string, file: string) => {

@@ -7,8 +7,8 @@ import * as fs from "node:fs/promises"
 import * as path from "node:path"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import { isFileOf, keptFilesToDrop, type PackageFormat } from "../domain/PackageFiles.js"
-import { STATE_DIR } from "../services/UpdaterConfig.js"
+import { isFileOf, keptFilesToDrop, type PackageFormat } from "../../domain/PackageFiles.js"
+import { STATE_DIR } from "../../services/UpdaterConfig.js"
 import { HostFileError, isDirectory, listDirectoryIfExists, makeDirectory, underRoot } from "./HostFiles.js"
 
 export const KEPT_PACKAGES_DIR = `${STATE_DIR}/packages`

@@ -5,7 +5,7 @@
  */
 import * as fs from "node:fs"
 import * as Logger from "effect/Logger"
-import { stampedLineOf } from "../domain/LogLine.js"
+import { stampedLineOf } from "../../domain/LogLine.js"
 
 export interface RotationOptions {
   readonly maxBytes: number

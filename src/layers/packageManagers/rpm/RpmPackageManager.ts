@@ -7,17 +7,17 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import { compareUpstream, upstreamOf } from "../domain/Version.js"
-import { definesAgentRepository, YUM_REPO_SECTION, yumRepoProblem } from "../domain/YumRepoFile.js"
+import { compareUpstream, upstreamOf } from "../../../domain/Version.js"
+import { definesAgentRepository, YUM_REPO_SECTION, yumRepoProblem } from "../../../domain/YumRepoFile.js"
 import {
   PackageManager,
   PackageManagerError,
   type PackageManagerService,
   type SecuredPackage
-} from "../services/PackageManager.js"
-import { Repository } from "../services/Repository.js"
-import { lastLine, Shell } from "../services/Shell.js"
-import { runChecked } from "./CheckedCommand.js"
+} from "../../../services/PackageManager.js"
+import { Repository } from "../../../services/Repository.js"
+import { lastLine, Shell } from "../../../services/Shell.js"
+import { runChecked } from "../../internal/CheckedCommand.js"
 import {
   findExecutable,
   type HostFileError,
@@ -27,8 +27,8 @@ import {
   readTextIfExists,
   underRoot,
   writeFileAtomically
-} from "./HostFiles.js"
-import { findKept, findPackageFile, keep, keepFromCache, KEPT_PACKAGES_DIR, subdirectories } from "./KeptPackages.js"
+} from "../../internal/HostFiles.js"
+import { findKept, findPackageFile, keep, keepFromCache, KEPT_PACKAGES_DIR, subdirectories } from "../../internal/KeptPackages.js"
 import { isAgentHeld } from "./RpmHolds.js"
 import { awaitNoTransaction } from "./RpmTransactionLocks.js"
 

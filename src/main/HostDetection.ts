@@ -11,11 +11,11 @@ import type { PackageManager, PackageManagerKind } from "../services/PackageMana
 import type { Repository } from "../services/Repository.js"
 import type { Shell } from "../services/Shell.js"
 import type { UpdaterConfig } from "../services/UpdaterConfig.js"
-import * as AptPackageManager from "./AptPackageManager.js"
-import { findExecutable, isDirectory, processSearchPath, readTextIfExists, underRoot } from "./HostFiles.js"
-import * as RpmPackageManager from "./RpmPackageManager.js"
-import * as SystemdAgentService from "./SystemdAgentService.js"
-import * as SysvAgentService from "./SysvAgentService.js"
+import * as AptPackageManager from "../layers/packageManagers/apt/AptPackageManager.js"
+import { findExecutable, isDirectory, processSearchPath, readTextIfExists, underRoot } from "../layers/internal/HostFiles.js"
+import * as RpmPackageManager from "../layers/packageManagers/rpm/RpmPackageManager.js"
+import * as SystemdAgentService from "../layers/SystemdAgentService.js"
+import * as SysvAgentService from "../layers/SysvAgentService.js"
 
 export class HostDetectionError extends Data.TaggedError("HostDetectionError")<{
   readonly detail: string

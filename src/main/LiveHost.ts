@@ -7,11 +7,11 @@ import type { PackageManagerKind } from "../services/PackageManager.js"
 import * as Repository from "../services/Repository.js"
 import * as UpdaterConfig from "../services/UpdaterConfig.js"
 import * as HostDetection from "./HostDetection.js"
-import * as NodeFileLock from "./NodeFileLock.js"
-import * as NodeHttp from "./NodeHttp.js"
-import * as NodeShell from "./NodeShell.js"
-import * as NodeStateStore from "./NodeStateStore.js"
-import * as SystemdShutdownInhibitor from "./SystemdShutdownInhibitor.js"
+import * as NodeFileLock from "../layers/NodeFileLock.js"
+import * as NodeHttp from "../layers/NodeHttp.js"
+import * as NodeShell from "../layers/NodeShell.js"
+import * as NodeStateStore from "../layers/NodeStateStore.js"
+import * as SystemdShutdownInhibitor from "../layers/SystemdShutdownInhibitor.js"
 
 export interface LiveHostOptions {
   readonly config: Partial<UpdaterConfig.UpdaterConfigShape>

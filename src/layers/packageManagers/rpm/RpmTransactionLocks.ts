@@ -6,8 +6,8 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
-import { type HostFileError, readTextIfExists, underRoot } from "./HostFiles.js"
-import { isProcessAlive } from "./ProcessTable.js"
+import { type HostFileError, readTextIfExists, underRoot } from "../../internal/HostFiles.js"
+import { isProcessAlive } from "../../internal/ProcessTable.js"
 
 export const TRANSACTION_PID_FILES = [
   "/var/lib/dnf/rpmdb_lock.pid",

@@ -5,7 +5,7 @@
  */
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import { type HostFileError, readTextIfExists, underRoot } from "./HostFiles.js"
+import { type HostFileError, readTextIfExists, underRoot } from "../../internal/HostFiles.js"
 
 export type RpmHoldFlavor = "dnf" | "yum"
 

@@ -6,17 +6,17 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import { aptKeyProblem, aptSourceLine, isAgentEntry, parseSources } from "../domain/AptSources.js"
+import { aptKeyProblem, aptSourceLine, isAgentEntry, parseSources } from "../../../domain/AptSources.js"
 import {
   PackageManager,
   PackageManagerError,
   type PackageManagerService,
   type SecuredPackage
-} from "../services/PackageManager.js"
-import { Repository } from "../services/Repository.js"
-import { lastLine, Shell } from "../services/Shell.js"
-import { UpdaterConfig } from "../services/UpdaterConfig.js"
-import { runChecked } from "./CheckedCommand.js"
+} from "../../../services/PackageManager.js"
+import { Repository } from "../../../services/Repository.js"
+import { lastLine, Shell } from "../../../services/Shell.js"
+import { UpdaterConfig } from "../../../services/UpdaterConfig.js"
+import { runChecked } from "../../internal/CheckedCommand.js"
 import { rebuild } from "./DebRepack.js"
 import {
   type HostFileError,
@@ -25,8 +25,8 @@ import {
   readTextIfExists,
   underRoot,
   writeFileAtomically
-} from "./HostFiles.js"
-import { findKept, findPackageFile, keep, keepFromCache } from "./KeptPackages.js"
+} from "../../internal/HostFiles.js"
+import { findKept, findPackageFile, keep, keepFromCache } from "../../internal/KeptPackages.js"
 
 export interface AptOptions {
   readonly root: string
