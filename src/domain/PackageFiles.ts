@@ -2,9 +2,12 @@
  * Agent package files by name: which version a `.deb` or `.rpm` in a cache or in
  * the updater's kept packages holds, and which kept files to drop.
  */
-export const AGENT_PACKAGE = "driveclient"
+import { AGENT_PACKAGE } from "./Agent.js"
 
 export type PackageFormat = "deb" | "rpm"
+
+const DEB_FILE = new RegExp(`^${AGENT_PACKAGE}_([^_]+)_[a-z0-9-]+\\.deb$`)
+const RPM_FILE = new RegExp(`^${AGENT_PACKAGE}-(\\d[^-]*-[^-]+)\\.[a-z0-9_]+\\.rpm$`)
 
 /**
  * The package version a file name holds: `driveclient_1:1.1.0-1_amd64.deb` (apt's cache
@@ -13,10 +16,10 @@ export type PackageFormat = "deb" | "rpm"
  */
 export const versionOfFile = (format: PackageFormat, name: string): string | undefined => {
   if (format === "deb") {
-    const match = /^driveclient_([^_]+)_[a-z0-9-]+\.deb$/.exec(name)
+    const match = DEB_FILE.exec(name)
     return match === null ? undefined : decodeURIComponent(match[1]!)
   }
-  const match = /^driveclient-(\d[^-]*-[^-]+)\.[a-z0-9_]+\.rpm$/.exec(name)
+  const match = RPM_FILE.exec(name)
   return match === null ? undefined : match[1]
 }
 

@@ -3,27 +3,55 @@
  * what would be done. Reads (versions, sources, locks, the agent's state) go
  * through; nothing is written, installed, stopped or started, and no lock is taken.
  */
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as Ref from "effect/Ref"
 import { AgentService } from "../services/AgentService.js"
 import { FileLock } from "../services/FileLock.js"
 import { PackageManager } from "../services/PackageManager.js"
+import { Repository } from "../services/Repository.js"
 import { ShutdownInhibitor } from "../services/ShutdownInhibitor.js"
 import { StateStore } from "../services/StateStore.js"
 import { UpdaterConfig } from "../services/UpdaterConfig.js"
 
 const would = (what: string) => Effect.logInfo(`dry run: would ${what}`)
 
+/**
+ * The package metadata is not refreshed, so the repository's newest package may not be known: the
+ * published version stands for it. After a transaction that would have run, the version it would
+ * have installed is reported as installed, so that the pass tells what it would have done.
+ */
 const packageManager = Layer.effect(
   PackageManager,
-  Effect.map(Effect.all([PackageManager, UpdaterConfig]), ([live, { repository }]) =>
-    PackageManager.of({
+  Effect.gen(function*() {
+    const live = yield* PackageManager
+    const remote = yield* Repository
+    const { repository } = yield* UpdaterConfig
+    const wouldInstall = yield* Ref.make(Option.none<string>())
+    const candidateVersion = Effect.flatMap(live.candidateVersion, (offered) =>
+      Option.isSome(offered)
+        ? Effect.succeed(offered)
+        : remote.latestVersion.pipe(Effect.option))
+    const installedState = Effect.flatMap(live.installedState, (found) =>
+      Effect.map(Ref.get(wouldInstall), Option.match({
+        onNone: () => found,
+        onSome: (version) => Option.some({ version, unfinished: false })
+      })))
+    return PackageManager.of({
       ...live,
+      candidateVersion,
+      installedState,
+      installedVersion: Effect.map(installedState, Option.map(({ version }) => version)),
       configureRepository: would(`configure the agent repository ${repository}`),
       refresh: would(`refresh the package metadata of ${repository}`),
       download: would("download the new agent package"),
-      install: would("install the newest agent package"),
+      install: Effect.flatMap(candidateVersion, (candidate) =>
+        Effect.zipRight(
+          would(`install driveclient ${Option.getOrElse(candidate, () => "(the newest)")}`),
+          Ref.set(wouldInstall, candidate)
+        )),
       installVersion: (version) => would(`install driveclient ${version}`),
       securePackage: (version) =>
         Effect.as(
@@ -33,7 +61,8 @@ const packageManager = Layer.effect(
       keepPackages: (versions) => would(`keep the packages of driveclient ${versions.join(" and ")}`),
       restore: (secured, version) => would(`install driveclient ${version} again from ${secured.file}`),
       repair: Effect.as(would("repair an interrupted package transaction, if any"), Option.none())
-    }))
+    })
+  })
 )
 
 const agentService = Layer.effect(
@@ -65,7 +94,8 @@ const stateStore = Layer.effect(
 
 const config = Layer.effect(
   UpdaterConfig,
-  Effect.map(UpdaterConfig, (live) => UpdaterConfig.of({ ...live, dryRun: true }))
+  // The agent is never stopped, so one look after the start that does not happen is its health check.
+  Effect.map(UpdaterConfig, (live) => UpdaterConfig.of({ ...live, healthGrace: Duration.zero }))
 )
 
 export const layer = Layer.mergeAll(

@@ -9,6 +9,7 @@ import * as ValidationError from "@effect/cli/ValidationError"
 import type * as Effect from "effect/Effect"
 import * as EffectModule from "effect/Effect"
 import type * as Option from "effect/Option"
+import { packageManagerNames } from "../layers/packageManagers/index.js"
 import { type ServiceManagerKind, serviceManagerKinds } from "../services/AgentService.js"
 import type { PackageManagerKind } from "../services/PackageManager.js"
 import { DEFAULT_REPOSITORY } from "../services/UpdaterConfig.js"
@@ -150,7 +151,7 @@ const oneOf = <A extends string>(name: string, choices: ReadonlyArray<A>, descri
     Options.optional
   )
 
-const packageManager = oneOf("package-manager", ["apt", "dnf", "yum"], "Use this package manager instead of detecting it.")
+const packageManager = oneOf("package-manager", packageManagerNames, "Use this package manager instead of detecting it.")
 
 const serviceManager = oneOf("service-manager", serviceManagerKinds, "Use this service manager instead of detecting it.")
 
@@ -208,3 +209,7 @@ export const make = <E, R>(handlers: Handlers<E, R>) => ({
 /** The command that `argv` names (`node script command …`): the updater's own unless it is `status` or `simulate`. */
 export const commandOf = (argv: ReadonlyArray<string>): "update" | "status" | "simulate" =>
   argv[2] === "status" || argv[2] === "simulate" ? argv[2] : "update"
+
+/** Whether `argv` runs the daemon (`-d`, `--daemon`). */
+export const runsDaemon = (argv: ReadonlyArray<string>): boolean =>
+  commandOf(argv) === "update" && argv.slice(2).some((arg) => arg === "-d" || arg === "--daemon")

@@ -7,13 +7,17 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import type { AgentService, ServiceManagerKind } from "../services/AgentService.js"
-import type { PackageManager, PackageManagerKind } from "../services/PackageManager.js"
+import { PackageManager, type PackageManagerKind } from "../services/PackageManager.js"
 import type { Repository } from "../services/Repository.js"
 import type { Shell } from "../services/Shell.js"
 import type { UpdaterConfig } from "../services/UpdaterConfig.js"
-import * as AptPackageManager from "../layers/packageManagers/apt/AptPackageManager.js"
 import { findExecutable, isDirectory, processSearchPath, readTextIfExists, underRoot } from "../layers/internal/HostFiles.js"
-import * as RpmPackageManager from "../layers/packageManagers/rpm/RpmPackageManager.js"
+import {
+  packageManagerNamed,
+  packageManagerNames,
+  type PackageManagerModule,
+  packageManagers
+} from "../layers/packageManagers/index.js"
 import * as SystemdAgentService from "../layers/SystemdAgentService.js"
 import * as SysvAgentService from "../layers/SysvAgentService.js"
 
@@ -21,7 +25,7 @@ export class HostDetectionError extends Data.TaggedError("HostDetectionError")<{
   readonly detail: string
 }> {
   override get message(): string {
-    return `cannot tell this host's package manager: ${this.detail}; use --package-manager apt|dnf|yum`
+    return `cannot tell this host's package manager: ${this.detail}; use --package-manager ${packageManagerNames.join("|")}`
   }
 }
 
@@ -41,8 +45,6 @@ export interface DetectOptions {
 }
 
 const OS_RELEASE_FILES = ["/etc/os-release", "/usr/lib/os-release"] as const
-const DEBIAN_FAMILY = new Set(["debian", "ubuntu"])
-const REDHAT_FAMILY = new Set(["rhel", "fedora", "centos", "rocky", "almalinux", "ol", "amzn"])
 
 /** The `KEY=value` assignments of an os-release file, with shell-style quoting removed. */
 export const parseOsRelease = (text: string): ReadonlyMap<string, string> => {
@@ -72,31 +74,42 @@ const readOsRelease = (root: string) =>
     return Option.none<{ readonly file: string; readonly fields: ReadonlyMap<string, string> }>()
   })
 
+const servesDistribution = (id: string) => (module: PackageManagerModule): boolean => module.distributions.includes(id)
+
+const programsOf = (modules: ReadonlyArray<PackageManagerModule>): ReadonlyArray<string> =>
+  modules.flatMap((module) => module.programs)
+
+/** `neither dnf nor yum`, `none of apt-get, dnf, yum`. */
+const noneOf = (programs: ReadonlyArray<string>): string =>
+  programs.length === 2 ? `neither ${programs[0]} nor ${programs[1]}` : `none of ${programs.join(", ")}`
+
 const detectPackageManager = (root: string, searchPath: string) =>
   Effect.gen(function*() {
-    const onPath = (name: string) => Effect.map(findExecutable(root, name, searchPath), Option.isSome)
+    const isPresent = (module: PackageManagerModule) =>
+      Effect.exists(module.programs, (program) => Effect.map(findExecutable(root, program, searchPath), Option.isSome))
     const osRelease = yield* readOsRelease(root)
     const ids = Option.match(osRelease, { onNone: () => [], onSome: ({ fields }) => distributionIds(fields) })
-    const family = ids.find((id) => DEBIAN_FAMILY.has(id) || REDHAT_FAMILY.has(id))
+    const distribution = ids.find((id) => packageManagers.some(servesDistribution(id)))
 
-    if (family !== undefined && DEBIAN_FAMILY.has(family)) return "apt" as const
-    if (family !== undefined) {
-      if (yield* onPath("dnf")) return "dnf" as const
-      if (yield* onPath("yum")) return "yum" as const
+    if (distribution !== undefined) {
+      const serving = packageManagers.filter(servesDistribution(distribution))
+      // The only package manager of its distribution needs no looking for; the programs choose among several.
+      if (serving.length === 1) return serving[0]!.name
+      const present = yield* Effect.findFirst(serving, isPresent)
+      if (Option.isSome(present)) return present.value.name
       return yield* new HostDetectionError({
-        detail: `os-release names ${family}, but neither dnf nor yum is on PATH (${searchPath})`
+        detail: `os-release names ${distribution}, but ${noneOf(programsOf(serving))} is on PATH (${searchPath})`
       })
     }
     // No os-release, or a distribution we do not know: go by the programs present.
-    if (yield* onPath("apt-get")) return "apt" as const
-    if (yield* onPath("dnf")) return "dnf" as const
-    if (yield* onPath("yum")) return "yum" as const
+    const present = yield* Effect.findFirst(packageManagers, isPresent)
+    if (Option.isSome(present)) return present.value.name
     const looked = Option.match(osRelease, {
       onNone: () => `no ${OS_RELEASE_FILES.join(" or ")}`,
       onSome: ({ file }) => `${file} names no supported distribution (ID ${ids.join(", ") || "missing"})`
     })
     return yield* new HostDetectionError({
-      detail: `${looked}, and none of apt-get, dnf, yum is on PATH (${searchPath})`
+      detail: `${looked}, and ${noneOf(programsOf(packageManagers))} is on PATH (${searchPath})`
     })
   })
 
@@ -123,13 +136,11 @@ export const liveLayers = (
   searchPath?: string
 ): Layer.Layer<PackageManager | AgentService, never, Shell | Repository | UpdaterConfig> =>
   Layer.merge(
-    detected.packageManager === "apt"
-      ? AptPackageManager.layer({ root })
-      : RpmPackageManager.layer(
-        searchPath === undefined
-          ? { root, flavor: detected.packageManager as RpmPackageManager.RpmFlavor }
-          : { root, flavor: detected.packageManager as RpmPackageManager.RpmFlavor, searchPath }
-      ),
+    Option.match(packageManagerNamed(detected.packageManager), {
+      // Only a caller that bypasses the CLI's choices can get here.
+      onNone: () => Layer.effect(PackageManager, Effect.dieMessage(`no package manager is named ${detected.packageManager}`)),
+      onSome: (module) => module.layer(searchPath === undefined ? { root } : { root, searchPath })
+    }),
     detected.serviceManager === "systemd"
       ? SystemdAgentService.layer
       : SysvAgentService.layer(searchPath === undefined ? { root } : { root, searchPath })

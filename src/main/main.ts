@@ -19,15 +19,12 @@ import * as Daemon from "../programs/Daemon.js"
 import * as DaemonSetup from "./DaemonSetup.js"
 import { EXIT_FAILED, EXIT_OK, verdict } from "../programs/ExitCode.js"
 import * as Logging from "./Logging.js"
-import { simulate } from "../programs/Simulate.js"
+import { simulate } from "./Simulate.js"
 import { status } from "../programs/Status.js"
 import { updatePass } from "../programs/UpdatePass.js"
 
 declare const __UPDATER_VERSION__: string
 const VERSION = typeof __UPDATER_VERSION__ === "string" ? __UPDATER_VERSION__ : "development"
-
-/** A signal ends the daemon cleanly; it cuts a one-shot pass short, which is a failure. */
-let interruptedExitCode = EXIT_FAILED
 
 const liveHost = (options: Cli.HostOptions, config: Partial<UpdaterConfigShape> = {}) =>
   LiveHost.layer({
@@ -48,11 +45,14 @@ const hostFor = (options: Cli.UpdateOptions) => {
 }
 
 const oneShot = (options: Cli.UpdateOptions) =>
-  updatePass.pipe(Effect.provide(hostFor(options)), Effect.provide(Logging.stderrLayer(options.verbose)))
+  updatePass.pipe(
+    Effect.zipLeft(options.dryRun ? Effect.logInfo("dry run: nothing was changed") : Effect.void),
+    Effect.provide(hostFor(options)),
+    Effect.provide(Logging.stderrLayer(options.verbose))
+  )
 
 const daemon = (options: Cli.UpdateOptions) =>
   Effect.gen(function*() {
-    interruptedExitCode = EXIT_OK
     const logger = yield* DaemonSetup.prepare(options, process.env)
     yield* Daemon.run({
       pidfile: options.pidfile,
@@ -93,7 +93,8 @@ NodeRuntime.runMain(program, {
   disableErrorReporting: true,
   disablePrettyLogger: true,
   teardown: (exit, onExit) => {
-    const { code, line } = verdict(exit as Exit.Exit<unknown, unknown>, interruptedExitCode)
+    // A signal ends the daemon cleanly; it cuts a one-shot pass short, which is a failure.
+    const { code, line } = verdict(exit as Exit.Exit<unknown, unknown>, Cli.runsDaemon(process.argv) ? EXIT_OK : EXIT_FAILED)
     if (Option.isSome(line)) process.stderr.write(`cloudbackup-updater: ${line.value}\n`)
     onExit(code)
     process.exit(code)

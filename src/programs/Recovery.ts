@@ -20,7 +20,7 @@ import { PackageManager } from "../services/PackageManager.js"
 import { type JournalEntry, type JournalStep, StateStore, type UpdaterState } from "../services/StateStore.js"
 import { UpdaterConfig } from "../services/UpdaterConfig.js"
 import { notHealthy, startAndWatch, staysRunning } from "./HealthCheck.js"
-import { clearJournal, journal } from "./Journal.js"
+import { clearJournal, owedStart } from "./Journal.js"
 import { isUpdater } from "./Pidfile.js"
 import { rollBack, type RollbackFailed } from "./Rollback.js"
 
@@ -59,9 +59,8 @@ const finishUpgrade = (entry: JournalEntry) =>
     const config = yield* UpdaterConfig
     const packages = yield* PackageManager
     const locks = yield* FileLock
-    const steps = journal(entry)
     const rollBackFor = (reason: string) =>
-      rollBack({ ...entry, reason, journal: steps, holdsAgentLock: false }).pipe(
+      rollBack({ ...entry, reason, holdsAgentLock: false }).pipe(
         Effect.catchTag("RollbackFailed", (error) => unfinished({ ...entry, step: "rollback" }, error))
       )
     yield* Effect.logWarning(
@@ -126,15 +125,7 @@ const recoverFromDamagedState = (damaged: NonNullable<UpdaterState["damaged"]>) 
     yield* Effect.logWarning("the agent's service is enabled but the agent is stopped; starting it")
     const problem = yield* startAndWatch(installed.value)
     if (Option.isNone(problem)) return Option.none()
-    const entry: JournalEntry = {
-      pid: config.pid,
-      step: "stop",
-      previous: installed.value,
-      target: installed.value,
-      agentWasRunning: true,
-      holdsAgentLock: false
-    }
-    yield* journal(entry).step("stop", false)
+    const entry = yield* owedStart(installed.value)
     return yield* unfinished(entry, new AgentNotRestarted({ detail: problem.value }))
   }).pipe(Effect.catchAll((error) => Effect.as(Effect.logError(error.message), Option.none<UnfinishedUpgrade>())))
 

@@ -18,7 +18,7 @@ import { PackageManager, type SecuredPackage } from "../services/PackageManager.
 import { StateStore } from "../services/StateStore.js"
 import { holdAgentLock } from "./AgentLock.js"
 import { startAndWatch } from "./HealthCheck.js"
-import { clearJournal, journal, type JournalSteps } from "./Journal.js"
+import { clearJournal, journal, owedStart } from "./Journal.js"
 
 /** The upgrade failed and the previous version runs again (or stays stopped, as it was). */
 export class UpgradeRolledBack extends Data.TaggedError("UpgradeRolledBack")<{
@@ -61,7 +61,6 @@ export interface RollbackPlan {
   readonly reason: string
   /** Rollbacks of this upgrade tried before. */
   readonly rollbacks?: number | undefined
-  readonly journal: JournalSteps
   /** Whether the caller already holds the agent's backup lock; else the rollback takes it first. */
   readonly holdsAgentLock: boolean
 }
@@ -93,8 +92,7 @@ const giveUp = (plan: RollbackPlan) =>
     const installed = yield* (yield* PackageManager).installedState.pipe(Effect.orElseSucceed(() => Option.none()))
     // A package left unfinished is the pass's to mend (it installs a newer version over it, and starts it).
     if (!plan.agentWasRunning || Option.isNone(installed) || installed.value.unfinished) return yield* clearJournal
-    const version = installed.value.version
-    yield* journal({ previous: version, target: version, agentWasRunning: true }).step("stop", false)
+    yield* owedStart(installed.value.version)
   }).pipe(Effect.catchAll((error) => Effect.logWarning(error.message)))
 
 /**
@@ -105,9 +103,8 @@ export const rollBack = (plan: RollbackPlan) =>
   Effect.gen(function*() {
     const packages = yield* PackageManager
     const agent = yield* AgentService
-    if (!plan.holdsAgentLock) yield* holdAgentLock
     const rollbacks = (plan.rollbacks ?? 0) + 1
-    yield* plan.journal.step("rollback", true, rollbacks)
+    yield* journal({ ...plan, rollbacks }).step("rollback", plan.holdsAgentLock ? Effect.void : holdAgentLock)
     yield* Effect.logError(`${plan.reason}; rolling back to ${plan.previous}`)
     if (yield* agent.isRunning.pipe(Effect.orElseSucceed(() => true))) {
       yield* agent.stop.pipe(Effect.catchAll((error) => Effect.logWarning(error.message)))

@@ -5,7 +5,8 @@
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import { compareUpstream, isUpToDate } from "../domain/Version.js"
+import { reasonsToLeaveAlone } from "../domain/LeaveAlone.js"
+import { isUpToDate } from "../domain/Version.js"
 import { AgentService } from "../services/AgentService.js"
 import { FileLock } from "../services/FileLock.js"
 import { PackageManager } from "../services/PackageManager.js"
@@ -81,14 +82,14 @@ export const gather = (pidfile: string) =>
       Option.filter(([i, p]) => !isUpToDate(i, p))
     )
     if (Option.isSome(behind)) {
-      const [, latest] = behind.value
-      if (Option.getOrElse(valueOf(held), () => false)) notes.push("the driveclient package is held: it will not be upgraded")
-      if (state.failedVersion !== undefined && compareUpstream(latest, state.failedVersion.version) <= 0) {
-        notes.push(`${state.failedVersion.version} was rolled back (${state.failedVersion.reason}); waiting for a newer version`)
-      }
-      if (!Option.getOrElse(valueOf(serviceEnabled), () => true) && !Option.getOrElse(valueOf(running), () => true)) {
-        notes.push("the agent's service is disabled and the agent is stopped: it is left as it is")
-      }
+      const reasons = reasonsToLeaveAlone({
+        published: behind.value[1],
+        held: Option.getOrElse(valueOf(held), () => false),
+        failedVersion: state.failedVersion,
+        serviceEnabled: Option.getOrUndefined(valueOf(serviceEnabled)),
+        running: Option.getOrUndefined(valueOf(running))
+      })
+      notes.push(...reasons.map(({ text }) => `left alone: ${text}`))
       if (state.plannedUpgrade !== undefined) {
         notes.push(`the daemon plans the upgrade at ${iso(state.plannedUpgrade.at)} (staged rollout)`)
       }

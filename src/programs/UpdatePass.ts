@@ -1,13 +1,19 @@
 /**
- * One update pass, in the contract's order: read the published version, make sure
- * the repository is configured and the agent installed, and upgrade an old agent
- * without interrupting a backup or leaving it stopped.
+ * One update pass, in the contract's order: read the published version, then
+ *   1. the repository is configured,
+ *   2. the agent is installed,
+ *   3. an agent that is up to date is left untouched,
+ *   4. an old agent that is not running is upgraded and left stopped,
+ *   5. an old, running, idle agent is upgraded (downloaded first, then stopped, upgraded, started),
+ *   6. an old, running, busy agent is waited for, holding its lock once released, then as in 5.
  */
 import * as Clock from "effect/Clock"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
+import { reasonsToLeaveAlone } from "../domain/LeaveAlone.js"
 import { compareUpstream, isUpToDate, upstreamOf } from "../domain/Version.js"
 import { AgentService } from "../services/AgentService.js"
 import * as FileLock from "../services/FileLock.js"
@@ -18,7 +24,7 @@ import { StateStore } from "../services/StateStore.js"
 import { UpdaterConfig } from "../services/UpdaterConfig.js"
 import { holdAgentLock } from "./AgentLock.js"
 import { notHealthy, staysRunning } from "./HealthCheck.js"
-import { clearJournal, journal, type JournalSteps, type UpgradeInProgress } from "./Journal.js"
+import { clearJournal, journal, type UpgradeInProgress } from "./Journal.js"
 import { isUpdater } from "./Pidfile.js"
 import { recoverInterruptedUpgrade, type UnfinishedUpgrade } from "./Recovery.js"
 import { rememberFailed, restoreRunning, rollBack } from "./Rollback.js"
@@ -65,18 +71,6 @@ export const describeOutcome = PassOutcome.$match({
   Skipped: ({ reason }) => `left alone: ${reason}`
 })
 
-export const ensureRepository = Effect.gen(function*() {
-  const packages = yield* PackageManager
-  const repository = yield* Repository
-  const state = yield* packages.repositoryState
-  if (state._tag === "Configured") {
-    yield* Effect.logDebug(`agent repository is configured in ${state.file}`)
-    return
-  }
-  yield* Effect.logInfo(`configuring the agent repository ${repository.base}`)
-  yield* packages.configureRepository
-})
-
 /** A package transaction runs to its end once started: interrupting it could break the package database. */
 export const transaction = Effect.gen(function*() {
   const packages = yield* PackageManager
@@ -89,23 +83,50 @@ const keepPackages = (versions: ReadonlyArray<string>) =>
     Effect.catchAll((error) => Effect.logWarning(error.message))
   )
 
+/** The version an earlier, unfinished upgrade went from: its package is kept too. */
+const earlierPrevious = (earlier: Option.Option<UnfinishedUpgrade>) => Option.toArray(Option.map(earlier, ({ entry }) => entry.previous))
+
+// 1. The repository is configured.
+
+export const ensureRepository = Effect.gen(function*() {
+  const packages = yield* PackageManager
+  const state = yield* packages.repositoryState
+  if (state._tag === "Configured") {
+    yield* Effect.logDebug(`agent repository is configured in ${state.file}`)
+    return
+  }
+  yield* Effect.logInfo(`configuring the agent repository ${(yield* Repository).base}`)
+  yield* packages.configureRepository
+})
+
+// 2. The agent is installed.
+
 /**
- * Installs the agent, or finishes a package an earlier transaction left half-way; an agent that
- * ran before that transaction is started again.
+ * The agent's package as the pass goes on from: one an earlier transaction left half-way is
+ * repaired first, and if it cannot be, it is reported as unfinished — never as up to date.
+ */
+const installedAgent = Effect.gen(function*() {
+  const packages = yield* PackageManager
+  const found = yield* packages.installedState
+  if (Option.isNone(found) || !found.value.unfinished) return found
+  yield* Effect.logWarning(`the agent's package ${found.value.version} was left half-way by an earlier transaction; repairing it`)
+  yield* Effect.uninterruptible(packages.repair).pipe(Effect.catchAll((error) => Effect.logError(error.message)))
+  return yield* packages.installedState
+})
+
+/**
+ * Installs the agent, or finishes a package an earlier transaction left half-way (`unfinished`,
+ * its version); an agent that ran before that transaction is started again.
  */
 const installAgent = (unfinished: Option.Option<string>, earlier: Option.Option<UnfinishedUpgrade>) =>
   Effect.gen(function*() {
     const packages = yield* PackageManager
-    yield* Option.match(unfinished, {
-      onNone: () => Effect.logInfo("the agent is not installed; installing it"),
-      onSome: (version) => Effect.logWarning(`the agent ${version} was left half-installed; installing it again`)
-    })
     yield* packages.refresh
     // Downloaded first, so that a copy is kept even where the package manager empties its cache.
     const candidate = yield* packages.candidateVersion
     if (Option.isSome(candidate)) {
       yield* packages.download
-      yield* keepPackages([candidate.value, ...Option.toArray(Option.map(earlier, ({ entry }) => entry.previous))])
+      yield* keepPackages([candidate.value, ...earlierPrevious(earlier)])
     }
     const version = yield* transaction.pipe(
       // Over a package left half-way, a version that fails too is not tried again until a newer one.
@@ -113,10 +134,10 @@ const installAgent = (unfinished: Option.Option<string>, earlier: Option.Option<
         Option.isSome(unfinished) && Option.isSome(candidate) ? rememberFailed(candidate.value, error.message) : Effect.void
       )
     )
-    yield* keepPackages([version, ...Option.toArray(Option.map(earlier, ({ entry }) => entry.previous))])
+    yield* keepPackages([version, ...earlierPrevious(earlier)])
     yield* Effect.logInfo(`installed the agent ${version}`)
     if (Option.isSome(unfinished)) {
-      // It may have ran before the transaction that left it half-way: an enabled agent is started.
+      // It may have run before the transaction that left it half-way: an enabled agent is started.
       const agent = yield* AgentService
       const ran = Option.exists(earlier, ({ entry }) => entry.agentWasRunning) || (yield* agent.isEnabled)
       if (ran && !(yield* agent.isRunning)) yield* agent.start
@@ -125,78 +146,49 @@ const installAgent = (unfinished: Option.Option<string>, earlier: Option.Option<
     return PassOutcome.Installed({ version })
   })
 
-/** What went wrong after the agent was stopped, in a few words for the rollback. */
-const afterStopFailure = (what: string) => (error: { readonly message: string }) => `${what}: ${error.message}`
+const installMissingAgent = (earlier: Option.Option<UnfinishedUpgrade>) =>
+  Effect.zipRight(Effect.logInfo("the agent is not installed; installing it"), installAgent(Option.none(), earlier))
 
-/** The upgrade once the agent is stopped: transaction, start, health check. Fails with what went wrong. */
-const replaceStoppedAgent = (steps: JournalSteps, agentWasRunning: boolean) =>
+/** A package the repair could not finish: only a version newer than it (and than a failed one) can mend it. */
+const mendUnfinishedAgent = (version: string, published: string, earlier: Option.Option<UnfinishedUpgrade>) =>
   Effect.gen(function*() {
-    const agent = yield* AgentService
-    yield* steps.step("transaction", true)
-    const version = yield* transaction.pipe(Effect.mapError(afterStopFailure("the package transaction failed")))
-    if (!agentWasRunning) return version
-    yield* steps.step("start", true)
-    yield* Effect.logInfo("starting the agent")
-    yield* agent.start.pipe(Effect.mapError(afterStopFailure(`the new agent ${version} did not start`)))
-    if (!(yield* UpdaterConfig).dryRun) {
-      yield* steps.step("health-check", true)
-      if (!(yield* staysRunning)) return yield* Effect.fail(yield* notHealthy(version))
+    const failed = (yield* (yield* StateStore).get).failedVersion?.version
+    const newest = [upstreamOf(version), ...(failed === undefined ? [] : [failed])]
+    if (newest.some((v) => compareUpstream(published, v) <= 0)) {
+      return yield* Option.match(earlier, {
+        onNone: () => Effect.fail(new PackageUnfinished({ version, failed: failed ?? upstreamOf(version) })),
+        onSome: ({ error }) => Effect.fail(error)
+      })
     }
-    return version
-  }).pipe(Effect.mapError((failure) => (typeof failure === "string" ? failure : failure.message)))
+    yield* Effect.logWarning(`the agent ${version} was left half-installed; installing it again`)
+    return yield* installAgent(Option.some(version), earlier)
+  })
 
-/**
- * `owed`: an earlier upgrade left an agent that is owed a start; its journal is kept, in this
- * upgrade's, even when this one fails before the stop.
- */
-const upgradeRunningAgent = (upgrade: UpgradeInProgress, steps: JournalSteps, owed: boolean) => {
-  let stopping = false
-  return Effect.gen(function*() {
-    const packages = yield* PackageManager
-    const agent = yield* AgentService
-    yield* steps.step("download", false)
-    yield* Effect.logInfo("downloading the new agent while the old one keeps running")
-    yield* packages.download
-    yield* keepPackages([upgrade.target, upgrade.previous])
-    // Recorded as held before it is taken: a lock taken by an updater killed right after is given back.
-    yield* steps.step("lock", true)
-    yield* holdAgentLock
-    yield* (yield* ShutdownInhibitor).hold("the backup agent is being upgraded")
-    yield* steps.step("stop", true)
-    yield* Effect.logInfo("stopping the agent")
-    stopping = true
-    yield* agent.stop
-    return yield* replaceStoppedAgent(steps, true).pipe(
-      Effect.catchAll((reason) => rollBack({ ...upgrade, reason, journal: steps, holdsAgentLock: true }))
-    )
-  }).pipe(
-    Effect.scoped,
-    // Before the stop nothing was changed: a failure there (a download, a backup that went on too long) leaves no journal.
-    Effect.onExit((exit): Effect.Effect<void, never, AgentService | StateStore> =>
-      Exit.isSuccess(exit) ? Effect.void : stopping ? restoreRunning : owed ? Effect.void : clearJournal
-    )
+// 3. An agent that is up to date is left untouched; so is one the rules say to leave alone.
+
+const upToDate = (installed: string, published: string) =>
+  Effect.as(
+    Effect.logInfo(`the agent ${installed} is up to date (published: ${published})`),
+    PassOutcome.UpToDate({ installed, published })
   )
-}
 
-const upgradeStoppedAgent = (upgrade: UpgradeInProgress, steps: JournalSteps) =>
+/** Why an old agent is to be left as it is, if it is; the agent's state is read only when it matters. */
+const reasonToLeaveAlone = (published: string) =>
   Effect.gen(function*() {
-    yield* Effect.logInfo("the agent is not running; upgrading it and leaving it stopped")
-    // No backup starts during the transaction; an agent started since it was found stopped is left to the next pass.
-    yield* steps.step("lock", true)
-    yield* holdAgentLock
-    if (yield* (yield* AgentService).isRunning) {
-      yield* clearJournal
-      return yield* new AgentStartedMeanwhile()
+    const agent = yield* AgentService
+    const facts = {
+      published,
+      held: yield* (yield* PackageManager).isHeld,
+      failedVersion: (yield* (yield* StateStore).get).failedVersion
     }
-    return yield* replaceStoppedAgent(steps, false).pipe(
-      Effect.catchAll((reason) =>
-        Effect.gen(function*() {
-          if (upgrade.secured === undefined) return yield* new UpgradeFailed({ target: upgrade.target, reason })
-          return yield* rollBack({ ...upgrade, reason, journal: steps, holdsAgentLock: true })
-        })
-      )
-    )
-  }).pipe(Effect.scoped)
+    const known = reasonsToLeaveAlone(facts)
+    if (known.length > 0) return Option.some(known[0]!.text)
+    const serviceEnabled = yield* agent.isEnabled
+    const running = serviceEnabled ? undefined : yield* agent.isRunning
+    return Option.map(Option.fromNullable(reasonsToLeaveAlone({ ...facts, serviceEnabled, running })[0]), (r) => r.text)
+  })
+
+// 4–6. An old agent is upgraded.
 
 /** The installed version's package for the way back; none when it cannot be had. */
 const securePrevious = (installed: string) =>
@@ -215,85 +207,144 @@ const noWayBack = (installed: string) =>
   `no package of the installed ${installed} can be had for a rollback (none kept, none in the repository or the ` +
   `package cache, none rebuilt); a running agent is not stopped without a way back (--upgrade-without-rollback accepts that)`
 
-/** Why an old agent is to be left as it is, if it is. */
-const reasonToLeaveAlone = (published: string) =>
-  Effect.gen(function*() {
-    const packages = yield* PackageManager
-    const agent = yield* AgentService
-    const { failedVersion } = yield* (yield* StateStore).get
-    if (yield* packages.isHeld) return Option.some("the administrator holds the driveclient package at its version")
-    if (failedVersion !== undefined && compareUpstream(published, failedVersion.version) <= 0) {
-      return Option.some(
-        `${failedVersion.version} failed and was rolled back (${failedVersion.reason}); waiting for a newer version`
-      )
-    }
-    if (!(yield* agent.isEnabled) && !(yield* agent.isRunning)) {
-      return Option.some("the agent's service is disabled and the agent is stopped")
-    }
-    return Option.none<string>()
-  })
+const notNow = (outcome: PassOutcome): Either.Either<UpgradeInProgress, PassOutcome> => Either.left(outcome)
 
 /**
- * Upgrades an old agent. After an earlier upgrade that could not be finished, the newer version
- * goes over what it left: the way back is still to its previous version, and an agent that ran
- * then is started.
+ * What the upgrade goes to and back to: the repository's newest version, and the installed
+ * version's package secured for a rollback. After an earlier upgrade that could not be finished,
+ * the way back is still to its previous version, and an agent that ran then counts as running.
+ * An outcome instead when there is nothing to upgrade to, or no way back for a running agent.
  */
-const upgradeAgent = (installed: string, published: string, earlier: Option.Option<UnfinishedUpgrade>) =>
+const prepareUpgrade = (installed: string, published: string, earlier: Option.Option<UnfinishedUpgrade>) =>
   Effect.gen(function*() {
     const config = yield* UpdaterConfig
     const packages = yield* PackageManager
-    const agent = yield* AgentService
     yield* Effect.logInfo(`the agent ${installed} is older than the published ${published}`)
     yield* packages.refresh
-    const offered = yield* packages.candidateVersion
-    // A dry run does not refresh the package lists, so the repository's newest is not known.
-    const candidate = config.dryRun ? Option.orElse(offered, () => Option.some(published)) : offered
+    const candidate = yield* packages.candidateVersion
     if (Option.isNone(candidate) || isUpToDate(installed, upstreamOf(candidate.value))) {
       yield* Effect.logWarning(
         `the repository offers ${Option.getOrElse(candidate, () => "no agent")}, not ${published}; nothing to do`
       )
-      return PassOutcome.NotOffered({ installed, published, candidate: Option.getOrUndefined(candidate) })
+      return notNow(PassOutcome.NotOffered({ installed, published, candidate: Option.getOrUndefined(candidate) }))
     }
     const target = candidate.value
     const before = Option.map(earlier, ({ entry }) => entry)
     const previous = Option.match(before, { onNone: () => installed, onSome: (entry) => entry.previous })
-    const running = (yield* agent.isRunning) || Option.exists(before, (entry) => entry.agentWasRunning)
-    yield* journal({ previous, target, agentWasRunning: running }).step("secure", false)
-    const secured = yield* Option.match(Option.flatMapNullable(before, (entry) => entry.secured), {
-      onNone: () => securePrevious(previous),
-      onSome: (kept) => Effect.succeed(Option.some(kept))
-    })
+    const running = (yield* (yield* AgentService).isRunning) || Option.exists(before, (entry) => entry.agentWasRunning)
+    const secured = yield* journal({ previous, target, agentWasRunning: running }).step(
+      "secure",
+      Option.match(Option.flatMapNullable(before, (entry) => entry.secured), {
+        onNone: () => securePrevious(previous),
+        onSome: (kept) => Effect.succeed(Option.some(kept))
+      })
+    )
     if (Option.isNone(secured) && running && !config.upgradeWithoutRollback) {
       yield* clearJournal
       const reason = noWayBack(previous)
       yield* Effect.logWarning(`the agent ${installed} is older than ${published}, but ${reason}`)
-      return PassOutcome.Skipped({ installed, published, reason })
+      return notNow(PassOutcome.Skipped({ installed, published, reason }))
     }
     const upgrade: UpgradeInProgress = { previous, target, agentWasRunning: running, secured: Option.getOrUndefined(secured) }
+    return Either.right(upgrade)
+  })
+
+/** What went wrong after the agent was stopped, in a few words for the rollback. */
+const afterStopFailure = (what: string) => (error: { readonly message: string }) => `${what}: ${error.message}`
+
+/** The upgrade once the agent is stopped: transaction, then (for an agent that ran) start and health check. */
+const replaceStoppedAgent = (upgrade: UpgradeInProgress) =>
+  Effect.gen(function*() {
+    const agent = yield* AgentService
     const steps = journal(upgrade)
-    const version = running ? yield* upgradeRunningAgent(upgrade, steps, Option.isSome(earlier)) : yield* upgradeStoppedAgent(upgrade, steps)
-    yield* clearJournal
-    if (config.dryRun) {
-      yield* Effect.logInfo(`dry run: the agent would be upgraded from ${installed} to ${target}; nothing was changed`)
-      return PassOutcome.Upgraded({ from: installed, to: target, agentWasRunning: running })
+    const version = yield* steps.step("transaction", transaction).pipe(
+      Effect.mapError(afterStopFailure("the package transaction failed"))
+    )
+    if (!upgrade.agentWasRunning) return version
+    yield* steps.step("start", Effect.zipRight(Effect.logInfo("starting the agent"), agent.start)).pipe(
+      Effect.mapError(afterStopFailure(`the new agent ${version} did not start`))
+    )
+    const healthy = yield* steps.step("health-check", staysRunning)
+    if (!healthy) return yield* Effect.fail(yield* notHealthy(version))
+    return version
+  }).pipe(Effect.mapError((failure) => (typeof failure === "string" ? failure : failure.message)))
+
+/** 4. Not running: upgraded holding the backup lock, so that no backup starts during the transaction; left stopped. */
+const upgradeStoppedAgent = (upgrade: UpgradeInProgress) =>
+  Effect.gen(function*() {
+    yield* Effect.logInfo("the agent is not running; upgrading it and leaving it stopped")
+    yield* journal(upgrade).step("lock", holdAgentLock)
+    // An agent started since it was found stopped is left to the next pass.
+    if (yield* (yield* AgentService).isRunning) {
+      yield* clearJournal
+      return yield* new AgentStartedMeanwhile()
     }
-    yield* keepPackages([version, previous])
-    yield* Effect.logInfo(`upgraded the agent from ${installed} to ${version}`)
-    return PassOutcome.Upgraded({ from: installed, to: version, agentWasRunning: running })
+    return yield* replaceStoppedAgent(upgrade).pipe(
+      Effect.catchAll((reason) =>
+        Effect.gen(function*() {
+          if (upgrade.secured === undefined) return yield* new UpgradeFailed({ target: upgrade.target, reason })
+          return yield* rollBack({ ...upgrade, reason, holdsAgentLock: true })
+        })
+      )
+    )
+  }).pipe(Effect.scoped)
+
+/** 6. Busy: waits until the agent releases its backup lock, and holds it for the scope so that no backup starts. */
+const waitUntilIdle = (upgrade: UpgradeInProgress) =>
+  Effect.zipRight(
+    journal(upgrade).step("lock", holdAgentLock),
+    Effect.flatMap(ShutdownInhibitor, (inhibitor) => inhibitor.hold("the backup agent is being upgraded"))
+  )
+
+/** 5. Idle (its backup lock held): stopped, upgraded and started; rolled back if any of that fails. */
+const upgradeIdleAgent = (upgrade: UpgradeInProgress) =>
+  Effect.gen(function*() {
+    yield* journal(upgrade).step("stop", Effect.zipRight(Effect.logInfo("stopping the agent"), (yield* AgentService).stop))
+    return yield* replaceStoppedAgent(upgrade).pipe(
+      Effect.catchAll((reason) => rollBack({ ...upgrade, reason, holdsAgentLock: true }))
+    )
   })
 
 /**
- * The agent's package as the pass goes on from: one an earlier transaction left half-way is
- * repaired first, and if it cannot be, it is reported as unfinished — never as up to date.
+ * 5 and 6. Running: the new package is downloaded while the old agent keeps running, then the
+ * agent is upgraded once idle. `owed`: an earlier upgrade left an agent that is owed a start; its
+ * journal is kept, in this upgrade's, even when this one fails before the stop.
  */
-const installedAgent =
+const upgradeRunningAgent = (upgrade: UpgradeInProgress, owed: boolean) => {
+  let stopping = false
+  return Effect.gen(function*() {
+    yield* journal(upgrade).step(
+      "download",
+      Effect.zipRight(
+        Effect.logInfo("downloading the new agent while the old one keeps running"),
+        Effect.flatMap(PackageManager, (packages) => packages.download)
+      )
+    )
+    yield* keepPackages([upgrade.target, upgrade.previous])
+    yield* waitUntilIdle(upgrade)
+    stopping = true
+    return yield* upgradeIdleAgent(upgrade)
+  }).pipe(
+    Effect.scoped,
+    // Before the stop nothing was changed: a failure there (a download, a backup that went on too long) leaves no journal.
+    Effect.onExit((exit): Effect.Effect<void, never, AgentService | StateStore> =>
+      Exit.isSuccess(exit) ? Effect.void : stopping ? restoreRunning : owed ? Effect.void : clearJournal
+    )
+  )
+}
+
+const upgradeOldAgent = (installed: string, published: string, earlier: Option.Option<UnfinishedUpgrade>) =>
   Effect.gen(function*() {
-    const packages = yield* PackageManager
-    const found = yield* packages.installedState
-    if (Option.isNone(found) || !found.value.unfinished) return found
-    yield* Effect.logWarning(`the agent's package ${found.value.version} was left half-way by an earlier transaction; repairing it`)
-    yield* Effect.uninterruptible(packages.repair).pipe(Effect.catchAll((error) => Effect.logError(error.message)))
-    return yield* packages.installedState
+    const prepared = yield* prepareUpgrade(installed, published, earlier)
+    if (Either.isLeft(prepared)) return prepared.left
+    const upgrade = prepared.right
+    const version = upgrade.agentWasRunning
+      ? yield* upgradeRunningAgent(upgrade, Option.isSome(earlier))
+      : yield* upgradeStoppedAgent(upgrade)
+    yield* clearJournal
+    yield* keepPackages([version, upgrade.previous])
+    yield* Effect.logInfo(`upgraded the agent from ${installed} to ${version}`)
+    return PassOutcome.Upgraded({ from: installed, to: version, agentWasRunning: upgrade.agentWasRunning })
   })
 
 export interface PassOptions {
@@ -301,51 +352,46 @@ export interface PassOptions {
   readonly upgrade: boolean
 }
 
+const holdPassLock = Effect.gen(function*() {
+  const config = yield* UpdaterConfig
+  yield* FileLock.acquireScoped(config.passLock, {
+    poll: config.lockPoll,
+    // Only an updater writes this lock: anything else in it (a dead pid, a reused one, no pid) is stale.
+    owns: isUpdater,
+    onWait: (pid) => Effect.logInfo(`another update pass (pid ${pid ?? "?"}) is running; waiting for it`)
+  })
+})
+
+const publishedVersion = Effect.gen(function*() {
+  const repository = yield* Repository
+  const published = yield* repository.latestVersion
+  yield* Effect.logDebug(`${repository.base}/version.txt names ${published}`)
+  return published
+})
+
 const passOnce = (options: PassOptions) =>
   Effect.gen(function*() {
-    const config = yield* UpdaterConfig
-    const repository = yield* Repository
-    yield* FileLock.acquireScoped(config.passLock, {
-      poll: config.lockPoll,
-      // Only an updater writes this lock: anything else in it (a dead pid, a reused one, no pid) is stale.
-      owns: isUpdater,
-      onWait: (pid) => Effect.logInfo(`another update pass (pid ${pid ?? "?"}) is running; waiting for it`)
-    })
+    yield* holdPassLock
     const earlier = yield* recoverInterruptedUpgrade
     // What is left of an earlier upgrade fails a pass that has nothing more to do: its journal stays.
     const done = (outcome: PassOutcome) =>
       Option.match(earlier, { onNone: () => Effect.succeed(outcome), onSome: ({ error }) => Effect.fail(error) })
-    const published = yield* repository.latestVersion
-    yield* Effect.logDebug(`${repository.base}/version.txt names ${published}`)
+    const published = yield* publishedVersion
+
     yield* ensureRepository
     const agent = yield* installedAgent
-    if (Option.isNone(agent)) return yield* installAgent(Option.none(), earlier)
-    if (agent.value.unfinished) {
-      // The repair has done what installing that version again could: only a newer one can mend it.
-      const failed = (yield* (yield* StateStore).get).failedVersion?.version
-      const newest = [upstreamOf(agent.value.version), ...(failed === undefined ? [] : [failed])]
-      if (newest.some((version) => compareUpstream(published, version) <= 0)) {
-        return yield* Option.match(earlier, {
-          onNone: () => Effect.fail(new PackageUnfinished({ version: agent.value.version, failed: failed ?? upstreamOf(agent.value.version) })),
-          onSome: ({ error }) => Effect.fail(error)
-        })
-      }
-      return yield* installAgent(Option.some(agent.value.version), earlier)
-    }
+    if (Option.isNone(agent)) return yield* installMissingAgent(earlier)
+    if (agent.value.unfinished) return yield* mendUnfinishedAgent(agent.value.version, published, earlier)
     const installed = agent.value.version
-    if (isUpToDate(installed, published)) {
-      yield* Effect.logInfo(`the agent ${installed} is up to date (published: ${published})`)
-      return yield* done(PassOutcome.UpToDate({ installed, published }))
-    }
+    if (isUpToDate(installed, published)) return yield* Effect.flatMap(upToDate(installed, published), done)
     const reason = yield* reasonToLeaveAlone(published)
     if (Option.isSome(reason)) {
       yield* Effect.logWarning(`the agent ${installed} is older than ${published}, but ${reason.value}`)
       return yield* done(PassOutcome.Skipped({ installed, published, reason: reason.value }))
     }
     if (!options.upgrade) return yield* done(PassOutcome.Behind({ installed, published }))
-    return yield* upgradeAgent(installed, published, earlier).pipe(
-      Effect.flatMap((outcome) => (outcome._tag === "Upgraded" ? Effect.succeed(outcome) : done(outcome)))
-    )
+    const outcome = yield* upgradeOldAgent(installed, published, earlier)
+    return outcome._tag === "Upgraded" ? outcome : yield* done(outcome)
   }).pipe(Effect.scoped)
 
 /** One pass, its result remembered as the last check or the last error. */

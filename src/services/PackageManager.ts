@@ -5,7 +5,7 @@
 import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import type * as Effect from "effect/Effect"
-import type * as Option from "effect/Option"
+import * as Option from "effect/Option"
 import type { RepositoryError } from "./Repository.js"
 import type { SecuredPackage } from "./StateStore.js"
 
@@ -34,6 +34,12 @@ export interface InstalledAgent {
 export type RepositoryState =
   | { readonly _tag: "Configured"; readonly file: string }
   | { readonly _tag: "Missing" }
+
+/** Configured in the file found, or missing when none was. */
+export const repositoryStateOf: (file: Option.Option<string>) => RepositoryState = Option.match({
+  onNone: (): RepositoryState => ({ _tag: "Missing" }),
+  onSome: (file): RepositoryState => ({ _tag: "Configured", file })
+})
 
 export interface PackageManagerService {
   readonly kind: PackageManagerKind

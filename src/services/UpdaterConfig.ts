@@ -21,8 +21,6 @@ export interface UpdaterConfigShape {
   readonly healthGrace: Duration.Duration
   /** This process's pid, as written in the locks and the journal. */
   readonly pid: number
-  /** Report what would be done, and change nothing. */
-  readonly dryRun: boolean
   /** Upgrade a running agent even when no package of its version can be secured for a rollback. */
   readonly upgradeWithoutRollback: boolean
 }
@@ -39,7 +37,6 @@ export const defaults: UpdaterConfigShape = {
   staleLockGrace: Duration.minutes(10),
   healthGrace: Duration.seconds(30),
   pid: process.pid,
-  dryRun: false,
   upgradeWithoutRollback: false
 }
 

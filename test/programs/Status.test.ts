@@ -29,7 +29,7 @@ describe("status", () => {
         interruptedUpgrade: null
       })
       expect(report.notes).toEqual([
-        "the driveclient package is held: it will not be upgraded",
+        "left alone: the administrator holds the driveclient package at its version",
         "the daemon plans the upgrade at 1970-01-01T05:00:00.000Z (staged rollout)"
       ])
       const text = formatText(report)
@@ -69,7 +69,9 @@ describe("status", () => {
       yield* host.locks.holdAs(PIDFILE, AGENT_PID)
       const report = yield* gather(PIDFILE)
       expect(report.daemon).toEqual({ value: null })
-      expect(report.notes).toEqual(["1.2.0 was rolled back (it did not stay running after the upgrade); waiting for a newer version"])
+      expect(report.notes).toEqual([
+        "left alone: 1.2.0 failed and was rolled back (it did not stay running after the upgrade); waiting for a newer version"
+      ])
       expect(report.agent.busy).toEqual({ value: null })
     }).pipe(
       Effect.provide(

@@ -76,40 +76,89 @@ const syncDirectory = async (files: AtomicWriteFs, dir: string): Promise<void> =
   }
 }
 
+const syncFile = async (files: AtomicWriteFs, file: string): Promise<void> => {
+  const handle = await files.open(file, "r")
+  try {
+    await handle.sync()
+  } finally {
+    await handle.close()
+  }
+}
+
 /**
- * Replaces `file` so that a reader sees the old content or the new one, never a
- * part, also after a power loss: the content goes to a hidden temporary file in
- * the same directory and is synced to disk before that file is renamed over
- * `file`, and the directory is synced after. The hidden name keeps apt and dnf
- * from reading it. On failure the temporary file is removed and `file` is as it was.
+ * The one way a file is replaced: `stage` makes the new file at `staging`, in the same
+ * directory, and leaves it synced to disk; it is renamed over `file` and the directory is
+ * synced, so that a reader sees the old file or the new one, never a part, also after a
+ * power loss. On failure `staging` is removed and `file` is as it was.
+ */
+const replaceFromStaging = <E, R>(
+  files: AtomicWriteFs,
+  file: string,
+  staging: string,
+  stage: Effect.Effect<void, E, R>,
+  onFailure: (error: unknown) => E
+): Effect.Effect<void, E, R> =>
+  stage.pipe(
+    Effect.zipRight(Effect.tryPromise({
+      try: async () => {
+        await files.rename(staging, file)
+        await syncDirectory(files, path.dirname(file))
+      },
+      catch: onFailure
+    })),
+    // Where the staging file could not even be created (no such directory), removing it fails too.
+    Effect.onError(() => Effect.promise(() => files.rm(staging, { force: true }).catch(() => undefined)))
+  )
+
+/**
+ * Replaces `file` with `content`, atomically and durably. The content is staged in a
+ * hidden temporary file, a name apt and dnf do not read.
  */
 export const writeFileAtomicallyWith = (files: AtomicWriteFs) =>
 (file: string, content: string, mode: number): Effect.Effect<void, HostFileError> =>
-  attempt(file, "write", async () => {
+  Effect.suspend(() => {
     const temporary = path.join(
       path.dirname(file),
       `.${path.basename(file)}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`
     )
-    try {
-      const handle = await files.open(temporary, "wx", mode)
-      try {
-        await handle.writeFile(content, "utf8")
-        await handle.chmod(mode)
-        await handle.sync()
-      } finally {
-        await handle.close()
-      }
-      await files.rename(temporary, file)
-    } catch (error) {
-      // Where the temporary file could not even be created (no such directory), removing it fails too.
-      await files.rm(temporary, { force: true }).catch(() => undefined)
-      throw error
-    }
-    await syncDirectory(files, path.dirname(file))
+    const failure = (error: unknown) => new HostFileError({ path: file, operation: "write", detail: describeError(error) })
+    const write = Effect.tryPromise({
+      try: async () => {
+        const handle = await files.open(temporary, "wx", mode)
+        try {
+          await handle.writeFile(content, "utf8")
+          await handle.chmod(mode)
+          await handle.sync()
+        } finally {
+          await handle.close()
+        }
+      },
+      catch: failure
+    })
+    return replaceFromStaging(files, file, temporary, write, failure)
   })
 
 export const writeFileAtomically: (file: string, content: string, mode: number) => Effect.Effect<void, HostFileError> =
   writeFileAtomicallyWith(fs)
+
+/**
+ * Replaces `file` with what `make` creates at `staging` (a copy, a program's output), the
+ * same way as `writeFileAtomically`. `staging` must be in `file`'s directory; failures of
+ * the file operations become `onFailure`'s errors.
+ */
+export const placeFileAtomically = <E, R>(options: {
+  readonly file: string
+  readonly staging: string
+  readonly make: Effect.Effect<unknown, E, R>
+  readonly onFailure: (error: unknown) => E
+}): Effect.Effect<void, E, R> =>
+  replaceFromStaging(
+    fs,
+    options.file,
+    options.staging,
+    Effect.zipRight(options.make, Effect.tryPromise({ try: () => syncFile(fs, options.staging), catch: options.onFailure })),
+    options.onFailure
+  )
 
 /** The directories `PATH` names when the updater's environment has none. */
 export const DEFAULT_SEARCH_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"

@@ -9,7 +9,7 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import { isFileOf, keptFilesToDrop, type PackageFormat } from "../../domain/PackageFiles.js"
 import { STATE_DIR } from "../../services/UpdaterConfig.js"
-import { HostFileError, isDirectory, listDirectoryIfExists, makeDirectory, underRoot } from "./HostFiles.js"
+import { HostFileError, isDirectory, listDirectoryIfExists, makeDirectory, placeFileAtomically, underRoot } from "./HostFiles.js"
 
 export const KEPT_PACKAGES_DIR = `${STATE_DIR}/packages`
 
@@ -43,16 +43,14 @@ export const keep = (root: string, hostFile: string) =>
     yield* makeDirectory(underRoot(root, KEPT_PACKAGES_DIR), 0o700)
     const target = path.posix.join(KEPT_PACKAGES_DIR, path.posix.basename(hostFile))
     const staging = `${underRoot(root, target)}.partial`
-    yield* Effect.tryPromise({
-      try: async () => {
-        await fs.copyFile(underRoot(root, hostFile), staging)
-        const handle = await fs.open(staging, "r")
-        await handle.sync().finally(() => handle.close())
-        await fs.rename(staging, underRoot(root, target))
-      },
-      catch: (error) =>
-        new HostFileError({ path: hostFile, operation: "keep a copy of", detail: (error as NodeJS.ErrnoException).code ?? String(error) })
-    }).pipe(Effect.tapError(() => Effect.promise(() => fs.rm(staging, { force: true }))))
+    const failure = (error: unknown) =>
+      new HostFileError({ path: hostFile, operation: "keep a copy of", detail: (error as NodeJS.ErrnoException).code ?? String(error) })
+    yield* placeFileAtomically({
+      file: underRoot(root, target),
+      staging,
+      make: Effect.tryPromise({ try: () => fs.copyFile(underRoot(root, hostFile), staging), catch: failure }),
+      onFailure: failure
+    })
     return target
   })
 

@@ -2,37 +2,42 @@
  * PackageManager for apt (Debian, Ubuntu). Files are read and written under
  * `root`; the commands name the real host paths.
  */
-import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import { AGENT_PACKAGE } from "../../../domain/Agent.js"
+import { showholdListsAgent } from "../../../domain/AptMarkHolds.js"
+import { parsePolicyCandidate } from "../../../domain/AptPolicy.js"
 import { aptKeyProblem, aptSourceLine, isAgentEntry, parseSources } from "../../../domain/AptSources.js"
+import { aptCannotDownload, dpkgQueryFoundNoPackage } from "../../../domain/AptToolMessages.js"
+import { isDebVersion } from "../../../domain/DebVersion.js"
+import { dpkgPackages, isUnfinished, parseDpkgQuery, unfinishedState } from "../../../domain/DpkgQuery.js"
 import {
   PackageManager,
   PackageManagerError,
   type PackageManagerService,
+  repositoryStateOf,
   type SecuredPackage
 } from "../../../services/PackageManager.js"
 import { Repository } from "../../../services/Repository.js"
 import { lastLine, Shell } from "../../../services/Shell.js"
 import { UpdaterConfig } from "../../../services/UpdaterConfig.js"
-import { runChecked } from "../../internal/CheckedCommand.js"
-import { rebuild } from "./DebRepack.js"
-import {
-  type HostFileError,
-  listDirectoryIfExists,
-  makeDirectory,
-  readTextIfExists,
-  underRoot,
-  writeFileAtomically
-} from "../../internal/HostFiles.js"
+import { listDirectoryIfExists, makeDirectory, readTextIfExists, underRoot, writeFileAtomically } from "../../internal/HostFiles.js"
 import { findKept, findPackageFile, keep, keepFromCache } from "../../internal/KeptPackages.js"
+import {
+  C_LOCALE_ENV,
+  FETCH_TIMEOUT,
+  fileFailure,
+  packageCommands,
+  QUERY_TIMEOUT,
+  TRANSACTION_TIMEOUT
+} from "../../internal/PackageCommands.js"
+import { rebuild } from "./DebRepack.js"
 
 export interface AptOptions {
   readonly root: string
 }
 
-const AGENT_PACKAGE = "driveclient"
 const MAIN_SOURCES_FILE = "/etc/apt/sources.list"
 const SOURCES_DIR = "/etc/apt/sources.list.d"
 export const KEYRING_DIR = "/etc/apt/keyrings"
@@ -53,57 +58,6 @@ export const APT_ENV: Readonly<Record<string, string>> = {
 /** Where apt-get keeps the packages it downloads. */
 export const APT_ARCHIVES = "/var/cache/apt/archives"
 
-const QUERY_TIMEOUT = Duration.minutes(2)
-const FETCH_TIMEOUT = Duration.minutes(10)
-const TRANSACTION_TIMEOUT = Duration.minutes(30)
-
-/** dpkg states of a package whose installation or configuration was left half-way. */
-const UNFINISHED_STATES = new Set([
-  "half-installed",
-  "unpacked",
-  "half-configured",
-  "triggers-awaited",
-  "triggers-pending"
-])
-
-/** dpkg states in which the package's files are (at least partly) on disk. */
-const PRESENT_STATES = new Set(["installed", ...UNFINISHED_STATES])
-
-interface DpkgPackage {
-  readonly state: string
-  readonly version: string
-}
-
-/** The `state version` lines of the dpkg-query below, one per architecture. */
-const dpkgPackages = (stdout: string): ReadonlyArray<DpkgPackage> =>
-  stdout.split("\n").flatMap((line) => {
-    const match = /^(\S+) (\S+)$/.exec(line.trim())
-    return match === null ? [] : [{ state: match[1]!, version: match[2]! }]
-  })
-
-/**
- * The agent's version from `dpkg-query -W -f='${db:Status-Status} ${Version}\n'`.
- * A package left half-way counts as installed, so that the next upgrade repairs it;
- * one removed with its configuration kept (`config-files`) does not.
- */
-export const parseDpkgQuery = (stdout: string): Option.Option<string> => {
-  const packages = dpkgPackages(stdout)
-  const present = packages.find(({ state }) => state === "installed") ??
-    packages.find(({ state }) => PRESENT_STATES.has(state))
-  return Option.fromNullable(present?.version)
-}
-
-/** The agent's dpkg state when an interrupted transaction left it half-way (`half-configured`...). */
-export const unfinishedState = (stdout: string): Option.Option<string> =>
-  Option.fromNullable(dpkgPackages(stdout).find(({ state }) => UNFINISHED_STATES.has(state))?.state)
-
-/** Whether `apt-mark showhold` lists the agent (`driveclient`, or `driveclient:amd64` on multiarch hosts). */
-export const showholdListsAgent = (stdout: string): boolean =>
-  stdout.split("\n").some((line) => line.trim() === AGENT_PACKAGE || line.trim().startsWith(`${AGENT_PACKAGE}:`))
-
-/** A Debian package version: optional epoch, upstream part starting with a digit, optional revision. */
-const DEB_VERSION = /^(?:\d+:)?\d[A-Za-z0-9.+~:-]*$/
-
 /** The options of every transaction: wait for the dpkg lock, keep the administrator's changed conffiles. */
 const TRANSACTION_OPTIONS = [
   "-o",
@@ -114,12 +68,6 @@ const TRANSACTION_OPTIONS = [
   "Dpkg::Options::=--force-confold"
 ] as const
 
-/** The `Candidate:` of `apt-cache policy`; none for `(none)` or a package apt does not know. */
-export const parsePolicyCandidate = (stdout: string): Option.Option<string> => {
-  const candidate = /^\s*Candidate:\s*(\S+)/m.exec(stdout)?.[1]
-  return candidate === undefined || candidate === "(none)" ? Option.none() : Option.some(candidate)
-}
-
 export const make = (options: AptOptions) =>
   Effect.gen(function*() {
     const shell = yield* Shell
@@ -127,16 +75,9 @@ export const make = (options: AptOptions) =>
     const { repository: base } = yield* UpdaterConfig
     const onHost = (hostPath: string) => underRoot(options.root, hostPath)
 
-    const apt = (operation: string, argv: readonly [string, ...Array<string>], timeout: Duration.Duration) =>
-      runChecked(
-        shell,
-        argv,
-        { env: APT_ENV, timeout },
-        (detail) => new PackageManagerError({ operation, detail })
-      )
-
-    const fileFailure = (operation: string) => (error: HostFileError) =>
-      new PackageManagerError({ operation, detail: error.message })
+    const aptCommands = packageCommands(shell, APT_ENV)
+    const apt = aptCommands.runChecked
+    const dpkg = packageCommands(shell, C_LOCALE_ENV)
 
     const sourcesFiles = listDirectoryIfExists(onHost(SOURCES_DIR)).pipe(
       Effect.map((names) => [
@@ -157,18 +98,12 @@ export const make = (options: AptOptions) =>
       }).pipe(Effect.mapError(fileFailure("read the apt sources")))
 
     /** The agent's dpkg-query lines; empty when dpkg has never heard of it. */
-    const dpkgQuery = shell.run(
+    const dpkgQuery = dpkg.runAccepting(
+      "dpkg-query",
       ["dpkg-query", "-W", "-f=${db:Status-Status} ${Version}\\n", AGENT_PACKAGE],
-      { env: { LC_ALL: "C" }, timeout: QUERY_TIMEOUT }
-    ).pipe(
-      Effect.mapError((error) => new PackageManagerError({ operation: "dpkg-query", detail: error.message })),
-      Effect.flatMap((result) => {
-        if (result.exitCode === 0) return Effect.succeed(result.stdout)
-        // dpkg-query exits 1 for a package it has never heard of.
-        if (result.exitCode === 1 && /no packages found matching/.test(result.stderr)) return Effect.succeed("")
-        return Effect.fail(new PackageManagerError({ operation: "dpkg-query", detail: lastLine(result) }))
-      })
-    )
+      QUERY_TIMEOUT,
+      (result) => result.exitCode === 1 && dpkgQueryFoundNoPackage(result.stderr)
+    ).pipe(Effect.map((result) => (result.exitCode === 0 ? result.stdout : "")))
 
     /** `apt-get install` of one version or one package file, downgrading if need be. */
     const installExactly = (operation: string, what: string) =>
@@ -185,7 +120,7 @@ export const make = (options: AptOptions) =>
     const installVersion = (version: string) =>
       Effect.gen(function*() {
         const operation = `apt-get install ${AGENT_PACKAGE}=${version}`
-        if (!DEB_VERSION.test(version)) {
+        if (!isDebVersion(version)) {
           return yield* new PackageManagerError({ operation, detail: `"${version}" is not a package version` })
         }
         yield* installExactly(operation, `${AGENT_PACKAGE}=${version}`)
@@ -197,20 +132,16 @@ export const make = (options: AptOptions) =>
      * half-installed agent, broken dependencies) is left to `apt-get install -f`.
      */
     const repair = Effect.gen(function*() {
-      const audit = yield* shell.run(["dpkg", "--audit"], { env: { LC_ALL: "C" }, timeout: QUERY_TIMEOUT }).pipe(
-        Effect.mapError((error) => new PackageManagerError({ operation: "dpkg --audit", detail: error.message }))
-      )
       // Newer dpkg exits 1 when it finds something to report; 2 is its own failure.
-      if (audit.exitCode > 1) return yield* new PackageManagerError({ operation: "dpkg --audit", detail: lastLine(audit) })
+      const audit = yield* dpkg.runAccepting("dpkg --audit", ["dpkg", "--audit"], QUERY_TIMEOUT, (result) => result.exitCode === 1)
       const agentUnfinished = Option.isSome(unfinishedState(yield* dpkgQuery))
       if (audit.stdout.trim() === "" && !agentUnfinished) return Option.none<string>()
 
       const done = ["dpkg --configure -a"]
-      const configure = yield* shell.run(
+      const configure = yield* aptCommands.run(
+        "dpkg --configure -a",
         ["dpkg", "--force-confdef", "--force-confold", "--configure", "-a"],
-        { env: APT_ENV, timeout: TRANSACTION_TIMEOUT }
-      ).pipe(
-        Effect.mapError((error) => new PackageManagerError({ operation: "dpkg --configure -a", detail: error.message }))
+        TRANSACTION_TIMEOUT
       )
       if (configure.exitCode !== 0 || Option.isSome(unfinishedState(yield* dpkgQuery))) {
         done.push("apt-get install -f")
@@ -223,7 +154,7 @@ export const make = (options: AptOptions) =>
           ...TRANSACTION_OPTIONS
         ], TRANSACTION_TIMEOUT)
         // A package killed in its preinst stays half-installed: only reinstalling its version mends it.
-        const stuck = dpkgPackages(yield* dpkgQuery).find(({ state }) => UNFINISHED_STATES.has(state))
+        const stuck = dpkgPackages(yield* dpkgQuery).find(isUnfinished)
         if (stuck !== undefined) {
           done.push(`apt-get install --reinstall ${AGENT_PACKAGE}=${stuck.version}`)
           yield* apt("apt-get install --reinstall", [
@@ -265,7 +196,7 @@ export const make = (options: AptOptions) =>
       Effect.gen(function*() {
         const kept = yield* findKept(options.root, "deb", version).pipe(Effect.mapError(fileFailure("read the kept packages")))
         if (Option.isSome(kept)) return Option.some(secured("kept")(kept.value))
-        if (DEB_VERSION.test(version)) {
+        if (isDebVersion(version)) {
           const fetched = yield* apt("apt-get install -d --reinstall", [
             "apt-get",
             "install",
@@ -278,9 +209,8 @@ export const make = (options: AptOptions) =>
             "DPkg::Lock::Timeout=300",
             `${AGENT_PACKAGE}=${version}`
           ], FETCH_TIMEOUT).pipe(
-            // apt says so, and exits 0, when no source offers the installed version any more.
             Effect.filterOrFail(
-              (result) => !/cannot be downloaded/.test(result.stdout + result.stderr),
+              (result) => !aptCannotDownload(result.stdout + result.stderr),
               (result) => new PackageManagerError({ operation: "apt-get install -d --reinstall", detail: lastLine(result) })
             ),
             Effect.tapError((error) => Effect.logDebug(`the repository does not offer ${version}: ${error.message}`)),
@@ -309,7 +239,7 @@ export const make = (options: AptOptions) =>
         if (!done) yield* installExactly(operation, package_.file)
         const after = dpkgPackages(yield* dpkgQuery)
         const installed = after.find((p) => p.state === "installed")
-        if (installed?.version !== version || after.some((p) => UNFINISHED_STATES.has(p.state))) {
+        if (installed?.version !== version || after.some(isUnfinished)) {
           return yield* new PackageManagerError({
             operation,
             detail: `${AGENT_PACKAGE} is ${after.map((p) => `${p.state} ${p.version}`).join(", ") || "not installed"}, not ${version}`
@@ -322,12 +252,7 @@ export const make = (options: AptOptions) =>
 
       installedVersion: Effect.map(dpkgQuery, parseDpkgQuery),
 
-      repositoryState: findAgentEntry(base).pipe(
-        Effect.map(Option.match({
-          onNone: () => ({ _tag: "Missing" as const }),
-          onSome: (file) => ({ _tag: "Configured" as const, file })
-        }))
-      ),
+      repositoryState: Effect.map(findAgentEntry(base), repositoryStateOf),
 
       configureRepository: Effect.gen(function*() {
         const operation = "configure the apt repository"

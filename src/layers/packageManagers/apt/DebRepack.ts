@@ -10,18 +10,19 @@ import * as path from "node:path"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
+import { AGENT_PACKAGE } from "../../../domain/Agent.js"
 import { installedControl } from "../../../domain/DpkgStatus.js"
-import { AGENT_PACKAGE } from "../../../domain/PackageFiles.js"
 import { PackageManagerError } from "../../../services/PackageManager.js"
 import type { ShellService } from "../../../services/Shell.js"
-import { runChecked } from "../../internal/CheckedCommand.js"
-import { underRoot } from "../../internal/HostFiles.js"
+import { placeFileAtomically, underRoot } from "../../internal/HostFiles.js"
 import { KEPT_PACKAGES_DIR } from "../../internal/KeptPackages.js"
+import { C_LOCALE_ENV, packageCommands, QUERY_TIMEOUT } from "../../internal/PackageCommands.js"
 
-const QUERY_TIMEOUT = Duration.minutes(2)
 const BUILD_TIMEOUT = Duration.minutes(10)
 
-const failure = (detail: string) => new PackageManagerError({ operation: `rebuild the ${AGENT_PACKAGE} package`, detail })
+const OPERATION = `rebuild the ${AGENT_PACKAGE} package`
+
+const failure = (detail: string) => new PackageManagerError({ operation: OPERATION, detail })
 
 /**
  * Copies one installed path into the build tree with its type, mode and owner; a missing one is
@@ -65,8 +66,9 @@ const controlKind = (file: string): string => path.posix.basename(file).replace(
 /** Builds `driveclient_<version>_<arch>.deb` among the kept packages; none when dpkg does not hold `version` installed. */
 export const rebuild = (root: string, shell: ShellService, version: string) =>
   Effect.gen(function*() {
+    const dpkg = packageCommands(shell, C_LOCALE_ENV)
     const query = (...args: Array<string>) =>
-      runChecked(shell, ["dpkg-query", ...args, AGENT_PACKAGE], { env: { LC_ALL: "C" }, timeout: QUERY_TIMEOUT }, failure).pipe(
+      dpkg.runChecked(OPERATION, ["dpkg-query", ...args, AGENT_PACKAGE], QUERY_TIMEOUT).pipe(
         Effect.map((result) => result.stdout)
       )
     const status = yield* query("-s").pipe(Effect.option)
@@ -108,14 +110,11 @@ export const rebuild = (root: string, shell: ShellService, version: string) =>
       })
       // Built aside and renamed into place: a killed build never leaves a kept package that is not whole.
       const partial = `${output}.partial`
-      yield* runChecked(shell, ["dpkg-deb", "--build", buildDir, partial], { env: { LC_ALL: "C" }, timeout: BUILD_TIMEOUT }, failure)
-      yield* Effect.tryPromise({
-        try: async () => {
-          const handle = await fs.open(underRoot(root, partial), "r")
-          await handle.sync().finally(() => handle.close())
-          await fs.rename(underRoot(root, partial), underRoot(root, output))
-        },
-        catch: (error) => failure(String(error))
+      yield* placeFileAtomically({
+        file: underRoot(root, output),
+        staging: underRoot(root, partial),
+        make: dpkg.runChecked(OPERATION, ["dpkg-deb", "--build", buildDir, partial], BUILD_TIMEOUT),
+        onFailure: (error) => failure(String(error))
       })
       return Option.some(output)
     }).pipe(Effect.ensuring(Effect.promise(() => fs.rm(tree, { recursive: true, force: true }))))

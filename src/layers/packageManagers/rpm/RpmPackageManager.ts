@@ -3,24 +3,25 @@
  * Linux). Files are read and written under `root`; the commands name the real
  * host paths.
  */
-import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import { compareUpstream, upstreamOf } from "../../../domain/Version.js"
+import { AGENT_PACKAGE } from "../../../domain/Agent.js"
+import { rpmSaysNotInstalled, yumDownloadedOnly, yumListFoundNothing } from "../../../domain/RpmToolMessages.js"
+import { compareRpmVersions, isRpmVersion, newestRpmVersion, parseNewestVersion, versionsIn } from "../../../domain/RpmVersions.js"
 import { definesAgentRepository, YUM_REPO_SECTION, yumRepoProblem } from "../../../domain/YumRepoFile.js"
 import {
   PackageManager,
   PackageManagerError,
   type PackageManagerService,
+  repositoryStateOf,
   type SecuredPackage
 } from "../../../services/PackageManager.js"
 import { Repository } from "../../../services/Repository.js"
-import { lastLine, Shell } from "../../../services/Shell.js"
-import { runChecked } from "../../internal/CheckedCommand.js"
+import { Shell } from "../../../services/Shell.js"
+import type { UpdaterConfig } from "../../../services/UpdaterConfig.js"
 import {
   findExecutable,
-  type HostFileError,
   listDirectoryIfExists,
   makeDirectory,
   processSearchPath,
@@ -29,6 +30,14 @@ import {
   writeFileAtomically
 } from "../../internal/HostFiles.js"
 import { findKept, findPackageFile, keep, keepFromCache, KEPT_PACKAGES_DIR, subdirectories } from "../../internal/KeptPackages.js"
+import {
+  C_LOCALE_ENV,
+  FETCH_TIMEOUT,
+  fileFailure,
+  packageCommands,
+  QUERY_TIMEOUT,
+  TRANSACTION_TIMEOUT
+} from "../../internal/PackageCommands.js"
 import { isAgentHeld } from "./RpmHolds.js"
 import { awaitNoTransaction } from "./RpmTransactionLocks.js"
 
@@ -41,47 +50,15 @@ export interface RpmOptions {
   readonly searchPath?: string
 }
 
-const AGENT_PACKAGE = "driveclient"
 const REPOS_DIR = "/etc/yum.repos.d"
 export const AGENT_REPO_FILE = `${REPOS_DIR}/${YUM_REPO_SECTION}.repo`
-
-export const RPM_ENV: Readonly<Record<string, string>> = { LC_ALL: "C" }
 
 /** Where a package of the installed version is downloaded before it is copied among the kept ones. */
 const DOWNLOAD_DIR = `${KEPT_PACKAGES_DIR}/.download`
 
-const QUERY_TIMEOUT = Duration.minutes(2)
-const FETCH_TIMEOUT = Duration.minutes(10)
-const TRANSACTION_TIMEOUT = Duration.minutes(30)
-
 /** Limits a command to the agent repository: dnf's `--repo`, which yum 3 lacks. */
 const onlyAgentRepository = (flavor: RpmFlavor): ReadonlyArray<string> =>
   flavor === "dnf" ? [`--repo=${YUM_REPO_SECTION}`] : ["--disablerepo=*", `--enablerepo=${YUM_REPO_SECTION}`]
-
-/** Orders full rpm versions (`1.2.0-1.el9`) by their upstream part, then by release. */
-const compareVersions = (a: string, b: string): number =>
-  compareUpstream(upstreamOf(a), upstreamOf(b)) ||
-  a.localeCompare(b, "en", { numeric: true })
-
-const newest = (versions: ReadonlyArray<string>): Option.Option<string> =>
-  Option.fromNullable([...versions].sort(compareVersions).at(-1))
-
-/** A `version-release`, with an optional epoch, as rpm, dnf and yum print it. */
-const RPM_VERSION = /^(?:\d+:)?(\d[\w.+~^]*-[\w.+~^]+)$/
-
-/**
- * The versions among whitespace-separated words; the literal two characters `\n`
- * count as a separator too, since dnf versions differ in whether `--queryformat`
- * expands them.
- */
-export const versionsIn = (output: string): ReadonlyArray<string> =>
-  output.split(/\s+|\\n/).flatMap((word) => {
-    const match = RPM_VERSION.exec(word)
-    return match === null ? [] : [match[1]!]
-  })
-
-/** The newest version in `dnf repoquery`, `yum list` or `rpm -q` output. */
-export const parseNewestVersion = (output: string): Option.Option<string> => newest(versionsIn(output))
 
 export const make = (options: RpmOptions) =>
   Effect.gen(function*() {
@@ -91,26 +68,18 @@ export const make = (options: RpmOptions) =>
     const searchPath = options.searchPath ?? processSearchPath()
     const onHost = (hostPath: string) => underRoot(options.root, hostPath)
 
-    const run = (operation: string, argv: readonly [string, ...Array<string>], timeout: Duration.Duration) =>
-      runChecked(shell, argv, { env: RPM_ENV, timeout }, (detail) => new PackageManagerError({ operation, detail }))
-
-    const fileFailure = (operation: string) => (error: HostFileError) =>
-      new PackageManagerError({ operation, detail: error.message })
+    const commands = packageCommands(shell, C_LOCALE_ENV)
+    const run = commands.runChecked
 
     /** Every installed version of the agent: two after an upgrade that was interrupted. */
-    const installedVersions = shell.run(
+    const installedVersions = commands.runAccepting(
+      "rpm -q",
       ["rpm", "-q", "--qf", "%{VERSION}-%{RELEASE}\\n", AGENT_PACKAGE],
-      { env: RPM_ENV, timeout: QUERY_TIMEOUT }
-    ).pipe(
-      Effect.mapError((error) => new PackageManagerError({ operation: "rpm -q", detail: error.message })),
-      Effect.flatMap((result) => {
-        if (result.exitCode === 0) return Effect.succeed(versionsIn(result.stdout))
-        if (/is not installed/.test(result.stdout + result.stderr)) return Effect.succeed([])
-        return Effect.fail(new PackageManagerError({ operation: "rpm -q", detail: lastLine(result) }))
-      })
-    )
+      QUERY_TIMEOUT,
+      (result) => rpmSaysNotInstalled(result.stdout + result.stderr)
+    ).pipe(Effect.map((result) => (result.exitCode === 0 ? versionsIn(result.stdout) : [])))
 
-    const installedVersion = Effect.map(installedVersions, newest)
+    const installedVersion = Effect.map(installedVersions, newestRpmVersion)
 
     const findAgentRepoFile = Effect.gen(function*() {
       const names = yield* listDirectoryIfExists(onHost(REPOS_DIR))
@@ -138,21 +107,13 @@ export const make = (options: RpmOptions) =>
         ...onlyAgentRepository(flavor),
         AGENT_PACKAGE
       ], QUERY_TIMEOUT).pipe(Effect.map((result) => parseNewestVersion(result.stdout)))
-      : shell.run([
-        "yum",
-        "-q",
-        "list",
-        "available",
-        "--showduplicates",
-        ...onlyAgentRepository(flavor),
-        AGENT_PACKAGE
-      ], { env: RPM_ENV, timeout: QUERY_TIMEOUT }).pipe(
-        Effect.mapError((error) => new PackageManagerError({ operation: "yum list", detail: error.message })),
-        Effect.flatMap((result) => {
-          if (result.exitCode === 0) return Effect.succeed(parseNewestVersion(result.stdout))
-          if (/No matching Packages/i.test(result.stdout + result.stderr)) return Effect.succeed(Option.none<string>())
-          return Effect.fail(new PackageManagerError({ operation: "yum list", detail: lastLine(result) }))
-        })
+      : commands.runAccepting(
+        "yum list",
+        ["yum", "-q", "list", "available", "--showduplicates", ...onlyAgentRepository(flavor), AGENT_PACKAGE],
+        QUERY_TIMEOUT,
+        (result) => yumListFoundNothing(result.stdout + result.stderr)
+      ).pipe(
+        Effect.map((result) => (result.exitCode === 0 ? parseNewestVersion(result.stdout) : Option.none<string>()))
       )
 
     const refresh = flavor === "dnf"
@@ -164,13 +125,12 @@ export const make = (options: RpmOptions) =>
 
     /** A `--downloadonly` run: yum 3 ends one with exit status 1 and a message, having downloaded. */
     const downloadOnly = (operation: string, argv: readonly [string, ...Array<string>]) =>
-      Effect.gen(function*() {
-        const result = yield* shell.run(argv, { env: RPM_ENV, timeout: FETCH_TIMEOUT }).pipe(
-          Effect.mapError((error) => new PackageManagerError({ operation, detail: error.message }))
-        )
-        const yumDownloadedOnly = flavor === "yum" && /exiting because "?download ?only"? specified/i.test(result.stdout + result.stderr)
-        if (result.exitCode !== 0 && !yumDownloadedOnly) return yield* new PackageManagerError({ operation, detail: lastLine(result) })
-      })
+      commands.runAccepting(
+        operation,
+        argv,
+        FETCH_TIMEOUT,
+        (result) => flavor === "yum" && yumDownloadedOnly(result.stdout + result.stderr)
+      ).pipe(Effect.asVoid)
 
     const download = Effect.flatMap(transactionVerb, (verb) =>
       downloadOnly(`${flavor} ${verb} --downloadonly`, [flavor, "-y", verb, "--downloadonly", AGENT_PACKAGE]))
@@ -189,14 +149,14 @@ export const make = (options: RpmOptions) =>
     const installVersion = (version: string) =>
       Effect.gen(function*() {
         const spec = `${AGENT_PACKAGE}-${version}`
-        if (!RPM_VERSION.test(version)) {
+        if (!isRpmVersion(version)) {
           return yield* new PackageManagerError({
             operation: `${flavor} install ${spec}`,
             detail: `"${version}" is not a package version (version-release)`
           })
         }
         const installed = yield* installedVersion
-        const order = Option.match(installed, { onNone: () => -1, onSome: (current) => compareVersions(current, version) })
+        const order = Option.match(installed, { onNone: () => -1, onSome: (current) => compareRpmVersions(current, version) })
         if (order === 0) return
         const verb = order > 0 ? "downgrade" : "install"
         yield* run(`${flavor} ${verb} ${spec}`, [flavor, "-y", verb, spec], TRANSACTION_TIMEOUT)
@@ -269,7 +229,7 @@ export const make = (options: RpmOptions) =>
       Effect.gen(function*() {
         const found = yield* kept(version)
         if (Option.isSome(found)) return Option.some<SecuredPackage>({ source: "kept", file: found.value })
-        if (!RPM_VERSION.test(version)) return Option.none<SecuredPackage>()
+        if (!isRpmVersion(version)) return Option.none<SecuredPackage>()
         const spec = `${AGENT_PACKAGE}-${version}`
         // dnf deletes what it downloaded after its next transaction (unless keepcache): a copy is kept.
         const fetched = yield* downloadOnly(`${flavor} reinstall --downloadonly ${spec}`, [
@@ -311,11 +271,11 @@ export const make = (options: RpmOptions) =>
           yield* repair
           installed = yield* installedVersions
         }
-        const order = installed.length === 1 ? compareVersions(installed[0]!, version) : -1
+        const order = installed.length === 1 ? compareRpmVersions(installed[0]!, version) : -1
         if (order > 0) yield* run(operation, [flavor, "-y", "downgrade", package_.file], TRANSACTION_TIMEOUT)
         if (order < 0) yield* run(`${flavor} install ${package_.file}`, [flavor, "-y", "install", package_.file], TRANSACTION_TIMEOUT)
         const after = yield* installedVersions
-        if (after.length !== 1 || compareVersions(after[0]!, version) !== 0) {
+        if (after.length !== 1 || compareRpmVersions(after[0]!, version) !== 0) {
           return yield* new PackageManagerError({
             operation,
             detail: `installed ${AGENT_PACKAGE} is ${after.join(", ") || "none"}, not ${version}`
@@ -327,12 +287,7 @@ export const make = (options: RpmOptions) =>
       kind: flavor,
       installedVersion,
 
-      repositoryState: findAgentRepoFile.pipe(
-        Effect.map(Option.match({
-          onNone: () => ({ _tag: "Missing" as const }),
-          onSome: (file) => ({ _tag: "Configured" as const, file })
-        }))
-      ),
+      repositoryState: Effect.map(findAgentRepoFile, repositoryStateOf),
 
       configureRepository: Effect.gen(function*() {
         const operation = `configure the ${flavor} repository`
@@ -357,14 +312,14 @@ export const make = (options: RpmOptions) =>
       keepPackages,
       restore,
       installedState: Effect.map(installedVersions, (versions) =>
-        Option.map(newest(versions), (version) => ({ version, unfinished: versions.length > 1 }))),
+        Option.map(newestRpmVersion(versions), (version) => ({ version, unfinished: versions.length > 1 }))),
       isHeld: isAgentHeld(options.root, flavor).pipe(
-        Effect.mapError((error) => new PackageManagerError({ operation: `read the ${flavor} locks`, detail: error.message }))
+        Effect.mapError(fileFailure(`read the ${flavor} locks`))
       ),
       repair
     }
     return PackageManager.of(service)
   })
 
-export const layer = (options: RpmOptions): Layer.Layer<PackageManager, never, Shell | Repository> =>
+export const layer = (options: RpmOptions): Layer.Layer<PackageManager, never, Shell | Repository | UpdaterConfig> =>
   Layer.effect(PackageManager, make(options))

@@ -3,8 +3,8 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { afterEach, describe, expect, it } from "vitest"
-import { processStartTime } from "../../src/layers/internal/ProcessTable.js"
-import { startTimeOf, writeBootTime, writeProcess } from "../support/FakeProc.js"
+import { processStartTime } from "../../../src/layers/internal/ProcessTable.js"
+import { startTimeOf, writeBootTime, writeProcess } from "../../support/FakeProc.js"
 
 const procDir = () => fs.mkdtempSync(path.join(os.tmpdir(), "proc-test-"))
 

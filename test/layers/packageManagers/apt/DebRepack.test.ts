@@ -3,9 +3,9 @@ import * as path from "node:path"
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import { rebuild } from "../../src/layers/packageManagers/apt/DebRepack.js"
-import type { CommandResult, ShellService } from "../../src/services/Shell.js"
-import { hostFileExists, listHostDirectory, onHost, tempRoot, writeHostFile } from "../support/TempRoot.js"
+import { rebuild } from "../../../../src/layers/packageManagers/apt/DebRepack.js"
+import type { CommandResult, ShellService } from "../../../../src/services/Shell.js"
+import { hostFileExists, listHostDirectory, onHost, tempRoot, writeHostFile } from "../../../support/TempRoot.js"
 
 const STATUS = [
   "Package: driveclient",

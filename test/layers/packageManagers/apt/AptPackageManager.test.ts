@@ -2,9 +2,9 @@ import { describe, expect, it } from "@effect/vitest"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import * as AptPackageManager from "../../src/layers/packageManagers/apt/AptPackageManager.js"
-import { Shell, ShellError, type ShellService } from "../../src/services/Shell.js"
-import { cannedShell } from "../support/CannedShell.js"
+import * as AptPackageManager from "../../../../src/layers/packageManagers/apt/AptPackageManager.js"
+import { Shell, ShellError, type ShellService } from "../../../../src/services/Shell.js"
+import { cannedShell } from "../../../support/CannedShell.js"
 import {
   APT_DOWNLOAD,
   APT_FIX_BROKEN,
@@ -16,9 +16,9 @@ import {
   DPKG_AUDIT,
   DPKG_CONFIGURE_ALL,
   DPKG_QUERY
-} from "../support/ExpectedCommands.js"
-import * as FakeShell from "../support/FakeShell.js"
-import { remoteRepository } from "../support/RemoteRepository.js"
+} from "../../../support/ExpectedCommands.js"
+import * as FakeShell from "../../../support/FakeShell.js"
+import { remoteRepository } from "../../../support/RemoteRepository.js"
 import {
   hostFileExists,
   listHostDirectory,
@@ -27,7 +27,7 @@ import {
   readHostFile,
   tempRoot,
   writeHostFile
-} from "../support/TempRoot.js"
+} from "../../../support/TempRoot.js"
 
 const KEY = "-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nmQINBGVkZXN0\n=t3st\n-----END PGP PUBLIC KEY BLOCK-----\n"
 const APT_ENV = {
@@ -95,12 +95,6 @@ describe("AptPackageManager.installedVersion", () => {
       expect(error._tag).toBe("PackageManagerError")
       expect(error.message).toBe("dpkg-query failed: newline in field name")
     }))
-
-  it("parseDpkgQuery prefers an installed line among several architectures", () => {
-    expect(AptPackageManager.parseDpkgQuery("config-files 1.0.0-1\ninstalled 1.1.0-1\n")).toEqual(Option.some("1.1.0-1"))
-    expect(AptPackageManager.parseDpkgQuery("not-installed \n")).toEqual(Option.none())
-    expect(AptPackageManager.parseDpkgQuery("")).toEqual(Option.none())
-  })
 })
 
 describe("AptPackageManager.repositoryState", () => {
@@ -309,14 +303,6 @@ describe("AptPackageManager commands", () => {
       expect(yield* packages.candidateVersion).toEqual(Option.none())
     }))
 
-  it("parsePolicyCandidate reads `Candidate:`, (none) being none", () => {
-    expect(AptPackageManager.parsePolicyCandidate("driveclient:\n  Installed: (none)\n  Candidate: 2:1.2.0-1\n"))
-      .toEqual(Option.some("2:1.2.0-1"))
-    expect(AptPackageManager.parsePolicyCandidate("driveclient:\n  Installed: (none)\n  Candidate: (none)\n"))
-      .toEqual(Option.none())
-    expect(AptPackageManager.parsePolicyCandidate("")).toEqual(Option.none())
-  })
-
   it.scoped("download and install: exact argv, environment and timeouts", () =>
     Effect.gen(function*() {
       const { host, packages } = yield* withFakeHost({ installed: "1.1.0-1", offered: ["1.2.0-1"], refreshed: true })
@@ -442,13 +428,6 @@ describe("AptPackageManager.isHeld", () => {
       expect(entry!.argv).toEqual(APT_SHOWHOLD)
       expect(entry!.env).toEqual(APT_ENV)
     }))
-
-  it("showholdListsAgent: the agent's own line, with or without an architecture", () => {
-    expect(AptPackageManager.showholdListsAgent("driveclient\n")).toBe(true)
-    expect(AptPackageManager.showholdListsAgent("linux-image-amd64\ndriveclient:amd64\n")).toBe(true)
-    expect(AptPackageManager.showholdListsAgent("driveclient-tools\nlinux-image-amd64\n")).toBe(false)
-    expect(AptPackageManager.showholdListsAgent("")).toBe(false)
-  })
 
   it.scoped("a failing apt-mark is a PackageManagerError", () =>
     Effect.gen(function*() {

@@ -2,8 +2,13 @@ import * as fs from "node:fs/promises"
 import * as path from "node:path"
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import { type AtomicWriteFs, writeFileAtomically, writeFileAtomicallyWith } from "../../src/layers/internal/HostFiles.js"
-import { tempRoot } from "../support/TempRoot.js"
+import {
+  type AtomicWriteFs,
+  placeFileAtomically,
+  writeFileAtomically,
+  writeFileAtomicallyWith
+} from "../../../src/layers/internal/HostFiles.js"
+import { tempRoot } from "../../support/TempRoot.js"
 
 const isTemporary = (file: string): boolean => /^\..+\.tmp$/.test(path.basename(file))
 
@@ -100,5 +105,45 @@ describe("writeFileAtomically", () => {
       expect(error.message).toBe(`cannot write ${file}: not a directory`)
       expect(yield* Effect.promise(() => fs.readdir(dir))).toEqual(["sources.list.d"])
       expect(yield* Effect.promise(() => fs.readFile(path.join(dir, "sources.list.d"), "utf8"))).toBe("not a directory\n")
+    }))
+})
+
+describe("placeFileAtomically", () => {
+  const failure = (error: unknown) => ({ _tag: "Failed" as const, detail: String(error) })
+
+  it.scoped("renames what was made at the staging path over the file", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempRoot
+      const file = path.join(dir, "driveclient_1.1.0-1_amd64.deb")
+      const staging = `${file}.partial`
+      yield* Effect.promise(() => fs.writeFile(file, "old"))
+      yield* placeFileAtomically({ file, staging, make: Effect.promise(() => fs.writeFile(staging, "new")), onFailure: failure })
+      expect(yield* Effect.promise(() => fs.readFile(file, "utf8"))).toBe("new")
+      expect(yield* Effect.promise(() => fs.readdir(dir))).toEqual(["driveclient_1.1.0-1_amd64.deb"])
+    }))
+
+  it.scoped("a failing make leaves the old file and no staging file, with make's own error", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempRoot
+      const file = path.join(dir, "driveclient_1.1.0-1_amd64.deb")
+      const staging = `${file}.partial`
+      yield* Effect.promise(() => fs.writeFile(file, "old"))
+      const make = Effect.zipRight(
+        Effect.promise(() => fs.writeFile(staging, "half")),
+        Effect.fail({ _tag: "Failed" as const, detail: "no space left on device" })
+      )
+      const error = yield* Effect.flip(placeFileAtomically({ file, staging, make, onFailure: failure }))
+      expect(error.detail).toBe("no space left on device")
+      expect(yield* Effect.promise(() => fs.readFile(file, "utf8"))).toBe("old")
+      expect(yield* Effect.promise(() => fs.readdir(dir))).toEqual(["driveclient_1.1.0-1_amd64.deb"])
+    }))
+
+  it.scoped("a make that made nothing fails through onFailure, and changes nothing", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempRoot
+      const file = path.join(dir, "driveclient_1.1.0-1_amd64.deb")
+      const error = yield* Effect.flip(placeFileAtomically({ file, staging: `${file}.partial`, make: Effect.void, onFailure: failure }))
+      expect(error.detail).toContain("ENOENT")
+      expect(yield* Effect.promise(() => fs.readdir(dir))).toEqual([])
     }))
 })

@@ -6,9 +6,9 @@ import {
   versionlockListNamesAgent,
   versionlockListPath,
   versionlockTomlNamesAgent
-} from "../../src/layers/packageManagers/rpm/RpmHolds.js"
+} from "../../src/domain/RpmHoldFiles.js"
 
-describe("RpmHolds", () => {
+describe("RpmHoldFiles", () => {
   it.each([
     "driveclient",
     "driveclient*",

@@ -8,7 +8,7 @@ import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import * as TestClock from "effect/TestClock"
-import { awaitNoTransaction, transactionHolder } from "../../src/layers/packageManagers/rpm/RpmTransactionLocks.js"
+import { awaitNoTransaction, transactionHolder } from "../../../../src/layers/packageManagers/rpm/RpmTransactionLocks.js"
 
 const rootWithLock = (file: string, content: string) => {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), "rpm-locks-"))

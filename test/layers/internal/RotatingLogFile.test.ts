@@ -4,7 +4,7 @@ import * as path from "node:path"
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Logger from "effect/Logger"
-import * as RotatingLogFile from "../../src/layers/internal/RotatingLogFile.js"
+import * as RotatingLogFile from "../../../src/layers/internal/RotatingLogFile.js"
 
 describe("RotatingLogFile", () => {
   it.effect("creates the file and writes one stamped line per event", () =>

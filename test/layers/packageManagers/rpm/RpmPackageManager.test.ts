@@ -2,9 +2,9 @@ import { describe, expect, it } from "@effect/vitest"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import * as RpmPackageManager from "../../src/layers/packageManagers/rpm/RpmPackageManager.js"
-import { Shell, type ShellService } from "../../src/services/Shell.js"
-import { cannedShell } from "../support/CannedShell.js"
+import * as RpmPackageManager from "../../../../src/layers/packageManagers/rpm/RpmPackageManager.js"
+import { Shell, type ShellService } from "../../../../src/services/Shell.js"
+import { cannedShell } from "../../../support/CannedShell.js"
 import {
   DNF_REMOVE_DUPLICATES,
   dnfCommands,
@@ -13,9 +13,9 @@ import {
   rpmInstallVersion,
   YUM_COMPLETE_TRANSACTION,
   yumCommands
-} from "../support/ExpectedCommands.js"
-import * as FakeShell from "../support/FakeShell.js"
-import { remoteRepository } from "../support/RemoteRepository.js"
+} from "../../../support/ExpectedCommands.js"
+import * as FakeShell from "../../../support/FakeShell.js"
+import { remoteRepository } from "../../../support/RemoteRepository.js"
 import {
   hostFileExists,
   listHostDirectory,
@@ -25,7 +25,7 @@ import {
   tempRoot,
   writeHostFile,
   writeHostProgram
-} from "../support/TempRoot.js"
+} from "../../../support/TempRoot.js"
 
 const REPO = "[drivesrvr]\nname=Cloud Backup agent\nbaseurl=https://agentrepo.example.test/redhat/$basearch/\nenabled=1\n"
 
@@ -206,29 +206,7 @@ describe.each(["dnf", "yum"] as const)("RpmPackageManager (%s)", (flavor) => {
     }))
 })
 
-describe("RpmPackageManager output parsing", () => {
-  it("dnf repoquery: one version a line, a literal \\n, or an epoch", () => {
-    expect(RpmPackageManager.parseNewestVersion("1.2.0-1.el9\n")).toEqual(Option.some("1.2.0-1.el9"))
-    expect(RpmPackageManager.parseNewestVersion("1.2.0-1.el9\\n")).toEqual(Option.some("1.2.0-1.el9"))
-    expect(RpmPackageManager.parseNewestVersion("1.2.0-1.el9\n\n1.10.0-1.el9\n")).toEqual(Option.some("1.10.0-1.el9"))
-    expect(RpmPackageManager.parseNewestVersion("1:1.2.0-1.el9\n")).toEqual(Option.some("1.2.0-1.el9"))
-    expect(RpmPackageManager.parseNewestVersion("")).toEqual(Option.none())
-  })
-
-  it("yum list: the version column, headers and repository names ignored", () => {
-    const output = [
-      "Loaded plugins: fastestmirror",
-      "Available Packages",
-      "driveclient.x86_64                  1.1.0-1.el7                   drivesrvr",
-      "driveclient.x86_64                  1.2.0-1.el7                   drivesrvr",
-      ""
-    ].join("\n")
-    expect(RpmPackageManager.parseNewestVersion(output)).toEqual(Option.some("1.2.0-1.el7"))
-    // yum wraps a long name onto its own line.
-    expect(RpmPackageManager.parseNewestVersion("Available Packages\ndriveclient.x86_64\n      1.3.0-2.el7   drivesrvr\n"))
-      .toEqual(Option.some("1.3.0-2.el7"))
-  })
-
+describe("RpmPackageManager (yum): exit statuses that are answers", () => {
   it.scoped("yum list: `No matching Packages to list` (exit 1) is none", () =>
     Effect.gen(function*() {
       const root = yield* tempRoot
