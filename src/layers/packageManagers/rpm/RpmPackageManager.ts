@@ -7,9 +7,9 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import { AGENT_PACKAGE } from "../../../domain/Agent.js"
-import { rpmSaysNotInstalled, yumDownloadedOnly, yumListFoundNothing } from "../../../domain/RpmToolMessages.js"
-import { compareRpmVersions, isRpmVersion, newestRpmVersion, parseNewestVersion, versionsIn } from "../../../domain/RpmVersions.js"
-import { definesAgentRepository, YUM_REPO_SECTION, yumRepoProblem } from "../../../domain/YumRepoFile.js"
+import { yumDownloadedOnly, yumListFoundNothing } from "../../../domain/RpmToolMessages.js"
+import { compareRpmVersions, isRpmVersion, newestRpmVersion, parseNewestVersion } from "../../../domain/RpmVersions.js"
+import { YUM_REPO_SECTION } from "../../../domain/YumRepoFile.js"
 import {
   PackageManager,
   PackageManagerError,
@@ -20,15 +20,7 @@ import {
 import { Repository } from "../../../services/Repository.js"
 import { Shell } from "../../../services/Shell.js"
 import type { UpdaterConfig } from "../../../services/UpdaterConfig.js"
-import {
-  findExecutable,
-  listDirectoryIfExists,
-  makeDirectory,
-  processSearchPath,
-  readTextIfExists,
-  underRoot,
-  writeFileAtomically
-} from "../../internal/HostFiles.js"
+import { findExecutable, processSearchPath } from "../../internal/HostFiles.js"
 import { findKept, findPackageFile, keep, keepFromCache, KEPT_PACKAGES_DIR, subdirectories } from "../../internal/KeptPackages.js"
 import {
   C_LOCALE_ENV,
@@ -38,6 +30,8 @@ import {
   QUERY_TIMEOUT,
   TRANSACTION_TIMEOUT
 } from "../../internal/PackageCommands.js"
+import { repoFiles } from "./RepoFiles.js"
+import * as RpmDatabase from "./RpmDatabase.js"
 import { isAgentHeld } from "./RpmHolds.js"
 import { awaitNoTransaction } from "./RpmTransactionLocks.js"
 
@@ -51,7 +45,6 @@ export interface RpmOptions {
 }
 
 const REPOS_DIR = "/etc/yum.repos.d"
-export const AGENT_REPO_FILE = `${REPOS_DIR}/${YUM_REPO_SECTION}.repo`
 
 /** Where a package of the installed version is downloaded before it is copied among the kept ones. */
 const DOWNLOAD_DIR = `${KEPT_PACKAGES_DIR}/.download`
@@ -66,30 +59,15 @@ export const make = (options: RpmOptions) =>
     const repository = yield* Repository
     const { flavor } = options
     const searchPath = options.searchPath ?? processSearchPath()
-    const onHost = (hostPath: string) => underRoot(options.root, hostPath)
 
     const commands = packageCommands(shell, C_LOCALE_ENV)
     const run = commands.runChecked
 
-    /** Every installed version of the agent: two after an upgrade that was interrupted. */
-    const installedVersions = commands.runAccepting(
-      "rpm -q",
-      ["rpm", "-q", "--qf", "%{VERSION}-%{RELEASE}\\n", AGENT_PACKAGE],
-      QUERY_TIMEOUT,
-      (result) => rpmSaysNotInstalled(result.stdout + result.stderr)
-    ).pipe(Effect.map((result) => (result.exitCode === 0 ? versionsIn(result.stdout) : [])))
+    const installedVersions = RpmDatabase.installedVersions(commands)
 
     const installedVersion = Effect.map(installedVersions, newestRpmVersion)
 
-    const findAgentRepoFile = Effect.gen(function*() {
-      const names = yield* listDirectoryIfExists(onHost(REPOS_DIR))
-      for (const name of names.filter((entry) => entry.endsWith(".repo"))) {
-        const file = `${REPOS_DIR}/${name}`
-        const text = yield* readTextIfExists(onHost(file))
-        if (Option.isSome(text) && definesAgentRepository(text.value)) return Option.some(file)
-      }
-      return Option.none<string>()
-    }).pipe(Effect.mapError(fileFailure("read the yum repositories")))
+    const agentRepository = repoFiles(options.root, REPOS_DIR, flavor)
 
     /** dnf's `install` leaves an installed package alone (dnf5), so an installed agent is upgraded. */
     const transactionVerb = installedVersion.pipe(
@@ -287,21 +265,8 @@ export const make = (options: RpmOptions) =>
       kind: flavor,
       installedVersion,
 
-      repositoryState: Effect.map(findAgentRepoFile, repositoryStateOf),
-
-      configureRepository: Effect.gen(function*() {
-        const operation = `configure the ${flavor} repository`
-        const content = yield* repository.yumRepoFile
-        const problem = yumRepoProblem(content)
-        if (problem !== undefined) return yield* new PackageManagerError({ operation, detail: problem })
-        // A second [drivesrvr] definition would make dnf and yum complain on every run.
-        const existing = yield* findAgentRepoFile
-        if (Option.isSome(existing) && existing.value !== AGENT_REPO_FILE) return
-        yield* Effect.zipRight(
-          makeDirectory(onHost(REPOS_DIR), 0o755),
-          writeFileAtomically(onHost(AGENT_REPO_FILE), content, 0o644)
-        ).pipe(Effect.mapError(fileFailure(operation)))
-      }),
+      repositoryState: Effect.map(agentRepository.find, repositoryStateOf),
+      configureRepository: Effect.flatMap(repository.yumRepoFile, agentRepository.configure),
 
       refresh: Effect.asVoid(refresh),
       candidateVersion,
@@ -311,8 +276,7 @@ export const make = (options: RpmOptions) =>
       securePackage,
       keepPackages,
       restore,
-      installedState: Effect.map(installedVersions, (versions) =>
-        Option.map(newestRpmVersion(versions), (version) => ({ version, unfinished: versions.length > 1 }))),
+      installedState: Effect.map(installedVersions, RpmDatabase.installedAgentOf),
       isHeld: isAgentHeld(options.root, flavor).pipe(
         Effect.mapError(fileFailure(`read the ${flavor} locks`))
       ),
