@@ -2,7 +2,7 @@
  * `cloudbackup-updater simulate`: the real update pass, over the live Http
  * layer and an embedded repository on 127.0.0.1, against simulated hosts. It
  * changes nothing on this machine and fails if the pass breaks a promise of
- * the contract. Like `main`, this is a composition root.
+ * the contract. A composition root, as `main` is: it assembles a simulated world for each scenario.
  */
 import * as Console from "effect/Console"
 import * as Duration from "effect/Duration"
@@ -15,7 +15,7 @@ import * as SimulatedHost from "../layers/SimulatedHost.js"
 import * as ShutdownInhibitor from "../services/ShutdownInhibitor.js"
 import * as Repository from "../services/Repository.js"
 import * as UpdaterConfig from "../services/UpdaterConfig.js"
-import { type PassOutcome, updatePass } from "./UpdatePass.js"
+import { type PassOutcome, updatePass } from "../programs/UpdatePass.js"
 
 export const SIMULATED_KEY = [
   "-----BEGIN PGP PUBLIC KEY BLOCK-----",

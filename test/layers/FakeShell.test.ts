@@ -4,17 +4,102 @@ import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as TestClock from "effect/TestClock"
 import {
+  APT_FIX_BROKEN,
   APT_INSTALL,
+  APT_UPDATE_ALL,
+  type Argv,
+  aptDownloadVersion,
+  aptInstallExactly,
   aptInstallVersion,
+  aptReinstallVersion,
+  DNF_MAKECACHE_ALL,
   DNF_REMOVE_DUPLICATES,
   DPKG_AUDIT,
+  DPKG_CONFIGURE_ALL,
+  dpkgDebBuild,
+  HOLE,
+  initScriptCommands,
+  PACKAGE_CLEANUP_DUPES,
+  packageCommands,
   RPM_QUERY,
+  rpmDownloadVersion,
+  rpmInstallFile,
   rpmInstallVersion,
-  SYSTEMCTL_IS_ENABLED
+  serviceCommands,
+  SYSTEMCTL_IS_ENABLED,
+  SYSTEMCTL_MAIN_PID,
+  systemdCommands,
+  YUM_COMPLETE_TRANSACTION
 } from "../support/ExpectedCommands.js"
+import { aptTable } from "../support/fakeHost/apt.js"
+import { lookUp, match } from "../support/fakeHost/CommandTable.js"
+import { rpmTable } from "../support/fakeHost/rpm.js"
+import { servicesTable } from "../support/fakeHost/services.js"
 import * as FakeShell from "../support/FakeShell.js"
 
+/** Every command line the live layers run, as ExpectedCommands writes them. */
+const everyExpectedCommand: ReadonlyArray<Argv> = [
+  ...(["apt", "dnf", "yum"] as const).flatMap((flavor) => {
+    const expected = packageCommands(flavor)
+    return [
+      expected.installedVersion,
+      ...expected.refresh,
+      expected.candidate,
+      ...[true, false].flatMap((installed) => [...expected.download(installed), ...expected.install(installed)]),
+      ...expected.isHeld,
+      ...expected.repairCheck
+    ]
+  }),
+  ...[systemdCommands, serviceCommands, initScriptCommands].flatMap((expected) => [
+    expected.status,
+    expected.stop,
+    expected.start,
+    ...expected.isEnabled
+  ]),
+  SYSTEMCTL_MAIN_PID,
+  APT_UPDATE_ALL,
+  aptInstallVersion("1.1.0-1"),
+  aptReinstallVersion("1.1.0-1"),
+  aptDownloadVersion("1.1.0-1"),
+  aptInstallExactly("/var/lib/cloudbackup-updater/packages/driveclient_1.1.0-1_amd64.deb"),
+  APT_FIX_BROKEN,
+  DPKG_CONFIGURE_ALL,
+  dpkgDebBuild("/var/lib/cloudbackup-updater/packages/.rebuild-1", "/var/lib/cloudbackup-updater/packages/x.deb.partial"),
+  DNF_MAKECACHE_ALL,
+  ...(["dnf", "yum"] as const).flatMap((tool) => [
+    rpmInstallVersion(tool, "install", "1.1.0-1.el9"),
+    rpmInstallVersion(tool, "downgrade", "1.1.0-1.el9"),
+    rpmInstallFile(tool, "downgrade", "/var/lib/cloudbackup-updater/packages/driveclient-1.1.0-1.el9.x86_64.rpm"),
+    rpmDownloadVersion(tool, "/var/lib/cloudbackup-updater/packages/.download", "1.1.0-1.el9")
+  ]),
+  DNF_REMOVE_DUPLICATES,
+  PACKAGE_CLEANUP_DUPES,
+  YUM_COMPLETE_TRANSACTION
+]
+
 describe("FakeShell", () => {
+  it("knows every command line in ExpectedCommands", () => {
+    for (const argv of everyExpectedCommand) {
+      expect({ argv, known: "entry" in lookUp([aptTable, rpmTable, servicesTable], argv) }).toEqual({ argv, known: true })
+    }
+  })
+
+  it("a hole in a pattern stands for one whole, non-empty value around its fixed text", () => {
+    const pattern: Argv = ["apt-get", "install", `driveclient=${HOLE}`]
+    expect(match(pattern, ["apt-get", "install", "driveclient=1.1.0-1"])).toEqual(["1.1.0-1"])
+    expect(match(pattern, ["apt-get", "install", "driveclient="])).toBeUndefined()
+    expect(match(pattern, ["apt-get", "install", "driveclient-1.1.0-1"])).toBeUndefined()
+    expect(match(pattern, ["apt-get", "install", "driveclient=1.1.0-1", "-y"])).toBeUndefined()
+  })
+
+  it.effect("its commands change the host model the simulated services use", () =>
+    Effect.gen(function*() {
+      const host = yield* FakeShell.make({ installed: "1.1.0-1", offered: ["1.2.0-1"], refreshed: true })
+      yield* host.shell.run(APT_INSTALL)
+      expect((yield* host.model.state).installed).toEqual({ version: "1.2.0-1", dpkgState: "installed" })
+      expect((yield* host.model.events).map((event) => event.what)).toContain("driveclient 1.2.0-1 installed")
+    }))
+
   it.effect("an unknown program exits 127 and is recorded", () =>
     Effect.gen(function*() {
       const host = yield* FakeShell.make()

@@ -1,6 +1,8 @@
 /**
  * The exact argument vectors the live layers must run, written out by hand so
- * that the tests check the layers rather than repeat them.
+ * that the tests check the layers rather than repeat them. The fake host's
+ * command tables (fakeHost/) are built from these same vectors: a builder called
+ * with `HOLE` gives the pattern that any value in its place matches.
  */
 export type Argv = readonly [string, ...Array<string>]
 
@@ -71,53 +73,69 @@ export const APT_INSTALL: Argv = [
   "driveclient"
 ]
 
+/** `apt-get update` of every source: what refresh runs when no file holds the agent's entry. */
+export const APT_UPDATE_ALL: Argv = ["apt-get", "update"]
+export const APT_POLICY: Argv = ["apt-cache", "policy", "driveclient"]
+
 export const aptCommands = (sourcesFile = "/etc/apt/sources.list.d/driveclient.list"): PackageCommands => ({
   installedVersion: DPKG_QUERY,
   refresh: [aptUpdate(sourcesFile)],
-  candidate: ["apt-cache", "policy", "driveclient"],
+  candidate: APT_POLICY,
   download: () => [APT_DOWNLOAD],
   install: () => [APT_INSTALL],
   isHeld: [APT_SHOWHOLD],
   repairCheck: [DPKG_AUDIT, DPKG_QUERY]
 })
 
+export type RpmTool = "dnf" | "yum"
+export type RpmVerb = "install" | "upgrade"
+
+export const DNF_MAKECACHE: Argv = ["dnf", "-y", "makecache", "--refresh", "--repo=drivesrvr"]
+/** dnf's refresh of every repository. */
+export const DNF_MAKECACHE_ALL: Argv = ["dnf", "-y", "makecache", "--refresh"]
+export const DNF_REPOQUERY: Argv = [
+  "dnf",
+  "-q",
+  "repoquery",
+  "--available",
+  "--latest-limit=1",
+  "--queryformat=%{version}-%{release}\\n",
+  "--repo=drivesrvr",
+  "driveclient"
+]
+export const YUM_EXPIRE_CACHE: Argv = ["yum", "-y", "clean", "expire-cache", "--disablerepo=*", "--enablerepo=drivesrvr"]
+export const YUM_MAKECACHE: Argv = ["yum", "-y", "makecache", "--disablerepo=*", "--enablerepo=drivesrvr"]
+export const YUM_LIST_AVAILABLE: Argv = [
+  "yum",
+  "-q",
+  "list",
+  "available",
+  "--showduplicates",
+  "--disablerepo=*",
+  "--enablerepo=drivesrvr",
+  "driveclient"
+]
+
+/** dnf's `install` leaves an installed package alone (dnf5), so an installed agent is upgraded. */
+export const rpmDownload = (tool: RpmTool, verb: RpmVerb): Argv => [tool, "-y", verb, "--downloadonly", "driveclient"]
+export const rpmTransaction = (tool: RpmTool, verb: RpmVerb): Argv => [tool, "-y", verb, "driveclient"]
+
 export const dnfCommands: PackageCommands = {
   installedVersion: RPM_QUERY,
-  refresh: [["dnf", "-y", "makecache", "--refresh", "--repo=drivesrvr"]],
-  candidate: [
-    "dnf",
-    "-q",
-    "repoquery",
-    "--available",
-    "--latest-limit=1",
-    "--queryformat=%{version}-%{release}\\n",
-    "--repo=drivesrvr",
-    "driveclient"
-  ],
-  download: (installed) => [RPM_QUERY, ["dnf", "-y", installed ? "upgrade" : "install", "--downloadonly", "driveclient"]],
-  install: (installed) => [RPM_QUERY, ["dnf", "-y", installed ? "upgrade" : "install", "driveclient"]],
+  refresh: [DNF_MAKECACHE],
+  candidate: DNF_REPOQUERY,
+  download: (installed) => [RPM_QUERY, rpmDownload("dnf", installed ? "upgrade" : "install")],
+  install: (installed) => [RPM_QUERY, rpmTransaction("dnf", installed ? "upgrade" : "install")],
   isHeld: [],
   repairCheck: [RPM_QUERY]
 }
 
 export const yumCommands: PackageCommands = {
   installedVersion: RPM_QUERY,
-  refresh: [
-    ["yum", "-y", "clean", "expire-cache", "--disablerepo=*", "--enablerepo=drivesrvr"],
-    ["yum", "-y", "makecache", "--disablerepo=*", "--enablerepo=drivesrvr"]
-  ],
-  candidate: [
-    "yum",
-    "-q",
-    "list",
-    "available",
-    "--showduplicates",
-    "--disablerepo=*",
-    "--enablerepo=drivesrvr",
-    "driveclient"
-  ],
-  download: (installed) => [RPM_QUERY, ["yum", "-y", installed ? "upgrade" : "install", "--downloadonly", "driveclient"]],
-  install: (installed) => [RPM_QUERY, ["yum", "-y", installed ? "upgrade" : "install", "driveclient"]],
+  refresh: [YUM_EXPIRE_CACHE, YUM_MAKECACHE],
+  candidate: YUM_LIST_AVAILABLE,
+  download: (installed) => [RPM_QUERY, rpmDownload("yum", installed ? "upgrade" : "install")],
+  install: (installed) => [RPM_QUERY, rpmTransaction("yum", installed ? "upgrade" : "install")],
   isHeld: [],
   repairCheck: [RPM_QUERY]
 }
@@ -125,11 +143,15 @@ export const yumCommands: PackageCommands = {
 export const packageCommands = (flavor: PackageManagerFlavor): PackageCommands =>
   flavor === "apt" ? aptCommands() : flavor === "dnf" ? dnfCommands : yumCommands
 
+export const SYSTEMCTL_IS_ACTIVE: Argv = ["systemctl", "is-active", "--quiet", "driveclient"]
+export const SYSTEMCTL_IS_ENABLED: Argv = ["systemctl", "is-enabled", "driveclient"]
+export const SYSTEMCTL_MAIN_PID: Argv = ["systemctl", "show", "--property=MainPID", "driveclient"]
+
 export const systemdCommands: ServiceCommands = {
-  status: ["systemctl", "is-active", "--quiet", "driveclient"],
+  status: SYSTEMCTL_IS_ACTIVE,
   stop: ["systemctl", "stop", "driveclient"],
   start: ["systemctl", "start", "driveclient"],
-  isEnabled: [["systemctl", "is-enabled", "driveclient"]]
+  isEnabled: [SYSTEMCTL_IS_ENABLED]
 }
 
 export const serviceCommands: ServiceCommands = {
@@ -146,13 +168,28 @@ export const initScriptCommands: ServiceCommands = {
   isEnabled: []
 }
 
-export const aptInstallVersion = (version: string): Argv => [
+/** `apt-get install` of exactly one version or one package file, downgrading if need be. */
+export const aptInstallExactly = (what: string): Argv => [
   "apt-get",
   "install",
   "-y",
   "--no-install-recommends",
   "--allow-downgrades",
   ...APT_TRANSACTION,
+  what
+]
+export const aptInstallVersion = (version: string): Argv => aptInstallExactly(`driveclient=${version}`)
+/** The installed version fetched from the repository, to secure it for a rollback. */
+export const aptDownloadVersion = (version: string): Argv => [
+  "apt-get",
+  "install",
+  "-y",
+  "-d",
+  "--reinstall",
+  "--allow-downgrades",
+  "--no-install-recommends",
+  "-o",
+  "DPkg::Lock::Timeout=300",
   `driveclient=${version}`
 ]
 export const aptReinstallVersion = (version: string): Argv => [
@@ -177,14 +214,29 @@ export const APT_FIX_BROKEN: Argv = [
   ...APT_TRANSACTION
 ]
 
-export const rpmInstallVersion = (tool: "dnf" | "yum", verb: "install" | "downgrade", version: string): Argv => [
+export const rpmInstallVersion = (tool: RpmTool, verb: "install" | "downgrade", version: string): Argv => [
   tool,
   "-y",
   verb,
+  `driveclient-${version}`
+]
+/** A package file installed by path: the rollback's restore. */
+export const rpmInstallFile = (tool: RpmTool, verb: "install" | "downgrade", file: string): Argv => [tool, "-y", verb, file]
+/** The installed version fetched from the repository into `dir`, to secure it for a rollback. */
+export const rpmDownloadVersion = (tool: RpmTool, dir: string, version: string): Argv => [
+  tool,
+  "-y",
+  "reinstall",
+  "--downloadonly",
+  `--downloaddir=${dir}`,
   `driveclient-${version}`
 ]
 export const DNF_REMOVE_DUPLICATES: Argv = ["dnf", "-y", "remove", "--duplicates", "driveclient"]
 export const PACKAGE_CLEANUP_DUPES: Argv = ["package-cleanup", "-y", "--cleandupes"]
 export const YUM_COMPLETE_TRANSACTION: Argv = ["yum-complete-transaction", "-y"]
 
-export const SYSTEMCTL_IS_ENABLED: Argv = ["systemctl", "is-enabled", "driveclient"]
+/** `dpkg-deb --build DIR OUT`: a deb rebuilt from the installed files (dpkg-repack's way). */
+export const dpkgDebBuild = (dir: string, out: string): Argv => ["dpkg-deb", "--build", dir, out]
+
+/** Stands for any value in an argument vector built by the functions above: the fake host's patterns. */
+export const HOLE = "\u0000"
