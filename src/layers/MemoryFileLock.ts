@@ -8,11 +8,11 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
-import { FileLock, type FileLockService, type Holder, LockHeld } from "../services/FileLock.js"
+import { FileLock, type FileLockShape, type Holder, LockHeld } from "../services/FileLock.js"
 
 const defaultCommand = () => ["node", "/usr/bin/cloudbackup-updater"]
 
-export interface MemoryFileLock extends FileLockService {
+export interface MemoryFileLock extends FileLockShape {
   /** Makes another (simulated) process hold `path`, written at `modifiedAt` (now by default). */
   readonly holdAs: (path: string, pid: number, modifiedAt?: number) => Effect.Effect<void>
   readonly drop: (path: string) => Effect.Effect<void>

@@ -6,7 +6,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import { pidInLock } from "../domain/LockContent.js"
-import { FileLock, type FileLockService, type Holder, LockError, LockHeld } from "../services/FileLock.js"
+import { FileLock, type FileLockShape, type Holder, LockError, LockHeld } from "../services/FileLock.js"
 import { isProcessAlive, processCommandLine, processStartTime } from "./internal/ProcessTable.js"
 
 /** A lock file as read once: the pid it names, and which file it was. */
@@ -66,7 +66,7 @@ const removeLeftovers = (file: string) => {
 const takenHere = new Map<string, number>()
 const takenKey = (ownPid: number, file: string) => `${ownPid}:${path.resolve(file)}`
 
-export const make = (ownPid: number = process.pid): FileLockService => {
+export const make = (ownPid: number = process.pid): FileLockShape => {
   const isTakenHere = (file: string, lock: LockFile) =>
     lock.pid === ownPid && takenHere.get(takenKey(ownPid, file)) === lock.ino
   const isLeftover = (file: string, lock: LockFile) => lock.pid === ownPid && !isTakenHere(file, lock)

@@ -18,7 +18,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
-import { Shell, ShellError, type ShellService } from "../services/Shell.js"
+import { Shell, ShellError, type ShellShape } from "../services/Shell.js"
 
 const DEFAULT_TIMEOUT = Duration.minutes(10)
 const KILL_GRACE_MS = 5_000
@@ -31,7 +31,7 @@ export interface NodeShellOptions {
 
 type Argv = readonly [string, ...Array<string>]
 
-export const make = (options: NodeShellOptions = {}): ShellService => ({
+export const make = (options: NodeShellOptions = {}): ShellShape => ({
   run: (argv, runOptions = {}) => {
     const child: ChildOptions = {
       env: { ...process.env, ...runOptions.env },

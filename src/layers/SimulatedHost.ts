@@ -19,7 +19,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import { AgentService } from "../services/AgentService.js"
-import { FileLock, type FileLockService } from "../services/FileLock.js"
+import { FileLock, type FileLockShape } from "../services/FileLock.js"
 import { PackageManager, type PackageManagerKind } from "../services/PackageManager.js"
 import * as MemoryFileLock from "./MemoryFileLock.js"
 import * as HostModel from "./simulated/HostModel.js"
@@ -229,7 +229,7 @@ export const make = (options: SimulatedHostOptions) =>
       rebuildable: options.rebuildable ?? true
     })
     const agent = SimulatedAgentService.make(model, { locks, agentLock: options.agentLock, updaterPid: UPDATER_PID })
-    const fileLock: FileLockService = guarded<FileLockService>(locks, model.asUpdater)
+    const fileLock: FileLockShape = guarded<FileLockShape>(locks, model.asUpdater)
 
     return { host, packages: guarded(packages, model.asUpdater), agent: guarded(agent, model.asUpdater), fileLock }
   })

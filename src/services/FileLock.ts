@@ -47,7 +47,7 @@ export interface Holder {
   readonly startedAt: number | undefined
 }
 
-export interface FileLockService {
+export interface FileLockShape {
   /**
    * Creates the lock exclusively with this process's pid inside. A lock naming this process's
    * pid that it did not take itself is left from an earlier process: it is replaced, with a warning.
@@ -71,7 +71,7 @@ export interface FileLockService {
   readonly awaitChange: (path: string, poll: Duration.DurationInput) => Effect.Effect<void, LockError>
 }
 
-export class FileLock extends Context.Tag("cloudbackup-updater/FileLock")<FileLock, FileLockService>() {}
+export class FileLock extends Context.Tag("cloudbackup-updater/FileLock")<FileLock, FileLockShape>() {}
 
 /**
  * Holds `path` for the scope; waits while its holder `owns` it (by default: while the holder

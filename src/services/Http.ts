@@ -19,11 +19,11 @@ export class HttpError extends Data.TaggedError("HttpError")<{
   }
 }
 
-export interface HttpService {
+export interface HttpShape {
   readonly getText: (url: string) => Effect.Effect<string, HttpError>
 }
 
-export class Http extends Context.Tag("cloudbackup-updater/Http")<Http, HttpService>() {}
+export class Http extends Context.Tag("cloudbackup-updater/Http")<Http, HttpShape>() {}
 
 export interface Response {
   readonly status: number
@@ -57,7 +57,7 @@ export const retrySchedule = (options: Pick<HttpOptions, "retries" | "firstBacko
     Schedule.whileInput(isRetryable)
   )
 
-export const make = (transport: Transport, options: HttpOptions = defaultOptions): HttpService => ({
+export const make = (transport: Transport, options: HttpOptions = defaultOptions): HttpShape => ({
   getText: (url) =>
     transport(url, { maxBytes: options.maxBytes }).pipe(
       Effect.timeoutFail({

@@ -41,7 +41,7 @@ export const repositoryStateOf: (file: Option.Option<string>) => RepositoryState
   onSome: (file): RepositoryState => ({ _tag: "Configured", file })
 })
 
-export interface PackageManagerService {
+export interface PackageManagerShape {
   readonly kind: PackageManagerKind
   /** Where the configured agent repository is set up on this host, if it is (any sources file, any format). */
   readonly repositoryState: Effect.Effect<RepositoryState, PackageManagerError>
@@ -88,5 +88,5 @@ export interface PackageManagerService {
 
 export class PackageManager extends Context.Tag("cloudbackup-updater/PackageManager")<
   PackageManager,
-  PackageManagerService
+  PackageManagerShape
 >() {}

@@ -35,7 +35,7 @@ export class ShellError extends Data.TaggedError("ShellError")<{
   }
 }
 
-export interface ShellService {
+export interface ShellShape {
   /** Ends when the program itself exits: processes it started may outlive it. */
   readonly run: (
     argv: readonly [string, ...Array<string>],
@@ -43,7 +43,7 @@ export interface ShellService {
   ) => Effect.Effect<CommandResult, ShellError>
 }
 
-export class Shell extends Context.Tag("cloudbackup-updater/Shell")<Shell, ShellService>() {}
+export class Shell extends Context.Tag("cloudbackup-updater/Shell")<Shell, ShellShape>() {}
 
 /** Error lines by how much they say: apt's `E:`, then dnf's and rpm's `Error:`, then any `Error …`. */
 const ERROR_LINES = [/^E: /, /^(Error|error): /, /^(Error|error)\b/]

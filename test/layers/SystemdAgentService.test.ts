@@ -7,13 +7,13 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import { processStartTime } from "../../src/layers/internal/ProcessTable.js"
 import * as SystemdAgentService from "../../src/layers/SystemdAgentService.js"
-import { Shell, ShellError, type ShellService } from "../../src/services/Shell.js"
+import { Shell, ShellError, type ShellShape } from "../../src/services/Shell.js"
 import { cannedShell } from "../support/CannedShell.js"
 import { SYSTEMCTL_IS_ENABLED, systemdCommands } from "../support/ExpectedCommands.js"
 import * as FakeShell from "../support/FakeShell.js"
 import { startTimeOf, writeBootTime, writeProcess } from "../support/FakeProc.js"
 
-const serviceOver = (shell: ShellService) => SystemdAgentService.make.pipe(Effect.provideService(Shell, shell))
+const serviceOver = (shell: ShellShape) => SystemdAgentService.make.pipe(Effect.provideService(Shell, shell))
 
 const withFakeHost = (init: FakeShell.FakeHostInit) =>
   Effect.gen(function*() {

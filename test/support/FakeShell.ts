@@ -17,7 +17,7 @@ import * as Layer from "effect/Layer"
 import * as Ref from "effect/Ref"
 import * as HostModel from "../../src/layers/simulated/HostModel.js"
 import type { DpkgState, HostFailures, HostState } from "../../src/layers/simulated/HostState.js"
-import { type CommandResult, type RunOptions, Shell, ShellError, type ShellService } from "../../src/services/Shell.js"
+import { type CommandResult, type RunOptions, Shell, ShellError, type ShellShape } from "../../src/services/Shell.js"
 import type { Argv } from "./ExpectedCommands.js"
 import { aptTable } from "./fakeHost/apt.js"
 import { type Call, type CommandTable, type FakeHostContext, lookUp } from "./fakeHost/CommandTable.js"
@@ -77,7 +77,7 @@ export interface TranscriptEntry {
 }
 
 export interface FakeHostService {
-  readonly shell: ShellService
+  readonly shell: ShellShape
   readonly state: Effect.Effect<FakeHostState>
   readonly update: (f: (state: FakeHostState) => FakeHostState) => Effect.Effect<void>
   readonly transcript: Effect.Effect<ReadonlyArray<TranscriptEntry>>
@@ -186,7 +186,7 @@ export const make = (init: FakeHostInit = {}): Effect.Effect<FakeHostService> =>
       return found.entry.run(call)
     }
 
-    const shell: ShellService = {
+    const shell: ShellShape = {
       run: (argv, options = {}) =>
         Effect.gen(function*() {
           const atMillis = yield* Clock.currentTimeMillis

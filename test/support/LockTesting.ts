@@ -6,7 +6,7 @@ import * as path from "node:path"
 import * as Effect from "effect/Effect"
 import * as Logger from "effect/Logger"
 import * as Queue from "effect/Queue"
-import type { FileLockService } from "../../src/services/FileLock.js"
+import type { FileLockShape } from "../../src/services/FileLock.js"
 
 /** The forms the agent may write its pid in. */
 export const lockForms: ReadonlyArray<readonly [string, (pid: number) => string]> = [
@@ -79,11 +79,11 @@ export const captureLogs = () => {
  * announced on `waits` and lasts until the test offers a step. A lock that is gone is
  * not waited for, as with the real one.
  */
-export const steppedLocks = (live: FileLockService) =>
+export const steppedLocks = (live: FileLockShape) =>
   Effect.gen(function*() {
     const waits = yield* Queue.unbounded<void>()
     const steps = yield* Queue.unbounded<void>()
-    const locks: FileLockService = {
+    const locks: FileLockShape = {
       ...live,
       awaitChange: (file) =>
         Effect.suspend(() => fs.existsSync(file) ? Effect.zipRight(Queue.offer(waits, undefined), Queue.take(steps)) : Effect.void)

@@ -18,10 +18,10 @@ import * as MemoryFileLock from "../../src/layers/MemoryFileLock.js"
 import * as MemoryStateStore from "../../src/layers/MemoryStateStore.js"
 import { updatePass } from "../../src/programs/UpdatePass.js"
 import type { ServiceManagerKind } from "../../src/services/AgentService.js"
-import { FileLock, type FileLockService } from "../../src/services/FileLock.js"
+import { FileLock, type FileLockShape } from "../../src/services/FileLock.js"
 import * as Http from "../../src/services/Http.js"
 import * as Repository from "../../src/services/Repository.js"
-import { Shell, type ShellService } from "../../src/services/Shell.js"
+import { Shell, type ShellShape } from "../../src/services/Shell.js"
 import * as ShutdownInhibitor from "../../src/services/ShutdownInhibitor.js"
 import * as UpdaterConfig from "../../src/services/UpdaterConfig.js"
 import {
@@ -161,14 +161,14 @@ export const makeWorld = (options: WorldOptions): Effect.Effect<World, never, Sc
     const agentLockFoundHeld = yield* Deferred.make<void>()
     const commandsWithLock = yield* Ref.make<ReadonlyArray<CommandWithLock>>([])
 
-    const watchedLocks: FileLockService = {
+    const watchedLocks: FileLockShape = {
       ...locks,
       tryAcquire: (path) =>
         locks.tryAcquire(path).pipe(
           Effect.tapErrorTag("LockHeld", () => path === AGENT_LOCK ? Deferred.succeed(agentLockFoundHeld, undefined) : Effect.void)
         )
     }
-    const watchedShell: ShellService = {
+    const watchedShell: ShellShape = {
       run: (argv, runOptions) =>
         Effect.flatMap(locks.held, (held) =>
           Ref.update(commandsWithLock, (entries) => [...entries, { argv: [...argv], agentLockHolder: held.get(AGENT_LOCK) }])).pipe(

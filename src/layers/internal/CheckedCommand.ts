@@ -3,10 +3,10 @@
  * spawn and a failed exit into the caller's one-line error.
  */
 import * as Effect from "effect/Effect"
-import { type CommandResult, lastLine, type RunOptions, type ShellService } from "../../services/Shell.js"
+import { type CommandResult, lastLine, type RunOptions, type ShellShape } from "../../services/Shell.js"
 
 export const runChecked = <E>(
-  shell: ShellService,
+  shell: ShellShape,
   argv: readonly [string, ...Array<string>],
   options: RunOptions,
   onFailure: (detail: string) => E

@@ -5,7 +5,7 @@
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import { PackageManagerError } from "../../services/PackageManager.js"
-import { type CommandResult, lastLine, type ShellService } from "../../services/Shell.js"
+import { type CommandResult, lastLine, type ShellShape } from "../../services/Shell.js"
 import type { HostFileError } from "./HostFiles.js"
 
 /** A query of the package database or of downloaded metadata. */
@@ -39,7 +39,7 @@ export interface PackageCommands {
 }
 
 /** The tools run in `env`, added to the updater's own environment. */
-export const packageCommands = (shell: ShellService, env: Readonly<Record<string, string>>): PackageCommands => {
+export const packageCommands = (shell: ShellShape, env: Readonly<Record<string, string>>): PackageCommands => {
   const run: PackageCommands["run"] = (operation, argv, timeout) =>
     shell.run(argv, { env, timeout }).pipe(
       Effect.mapError((error) => new PackageManagerError({ operation, detail: error.message }))

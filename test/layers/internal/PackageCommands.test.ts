@@ -2,12 +2,12 @@ import { describe, expect, it } from "@effect/vitest"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import { packageCommands, QUERY_TIMEOUT } from "../../../src/layers/internal/PackageCommands.js"
-import { type CommandResult, ShellError, type ShellService } from "../../../src/services/Shell.js"
+import { type CommandResult, ShellError, type ShellShape } from "../../../src/services/Shell.js"
 
 /** A shell answering `answer`, recording the argv and options of every run. */
 const recordingShell = (answer: CommandResult | ShellError) => {
   const runs: Array<{ argv: ReadonlyArray<string>; env: unknown; timeout: unknown }> = []
-  const shell: ShellService = {
+  const shell: ShellShape = {
     run: (argv, options) => {
       runs.push({ argv, env: options?.env, timeout: options?.timeout })
       return "exitCode" in answer ? Effect.succeed(answer) : Effect.fail(answer)

@@ -15,7 +15,7 @@ import { dpkgPackages, isUnfinished, parseDpkgQuery, unfinishedState } from "../
 import {
   PackageManager,
   PackageManagerError,
-  type PackageManagerService,
+  type PackageManagerShape,
   repositoryStateOf,
   type SecuredPackage
 } from "../../../services/PackageManager.js"
@@ -247,7 +247,7 @@ export const make = (options: AptOptions) =>
         }
       })
 
-    const service: PackageManagerService = {
+    const service: PackageManagerShape = {
       kind: "apt",
 
       installedVersion: Effect.map(dpkgQuery, parseDpkgQuery),

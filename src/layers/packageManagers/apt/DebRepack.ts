@@ -13,7 +13,7 @@ import * as Option from "effect/Option"
 import { AGENT_PACKAGE } from "../../../domain/Agent.js"
 import { installedControl } from "../../../domain/DpkgStatus.js"
 import { PackageManagerError } from "../../../services/PackageManager.js"
-import type { ShellService } from "../../../services/Shell.js"
+import type { ShellShape } from "../../../services/Shell.js"
 import { placeFileAtomically, underRoot } from "../../internal/HostFiles.js"
 import { KEPT_PACKAGES_DIR } from "../../internal/KeptPackages.js"
 import { C_LOCALE_ENV, packageCommands, QUERY_TIMEOUT } from "../../internal/PackageCommands.js"
@@ -64,7 +64,7 @@ const paths = (stdout: string): ReadonlyArray<string> => stdout.split("\n").map(
 const controlKind = (file: string): string => path.posix.basename(file).replace(/^[^.]*\./, "")
 
 /** Builds `driveclient_<version>_<arch>.deb` among the kept packages; none when dpkg does not hold `version` installed. */
-export const rebuild = (root: string, shell: ShellService, version: string) =>
+export const rebuild = (root: string, shell: ShellShape, version: string) =>
   Effect.gen(function*() {
     const dpkg = packageCommands(shell, C_LOCALE_ENV)
     const query = (...args: Array<string>) =>

@@ -13,7 +13,7 @@ import { YUM_REPO_SECTION } from "../../../domain/YumRepoFile.js"
 import {
   PackageManager,
   PackageManagerError,
-  type PackageManagerService,
+  type PackageManagerShape,
   repositoryStateOf,
   type SecuredPackage
 } from "../../../services/PackageManager.js"
@@ -261,7 +261,7 @@ export const make = (options: RpmOptions) =>
         }
       })
 
-    const service: PackageManagerService = {
+    const service: PackageManagerShape = {
       kind: flavor,
       installedVersion,
 

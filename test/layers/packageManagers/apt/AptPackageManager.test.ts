@@ -3,7 +3,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as AptPackageManager from "../../../../src/layers/packageManagers/apt/AptPackageManager.js"
-import { Shell, ShellError, type ShellService } from "../../../../src/services/Shell.js"
+import { Shell, ShellError, type ShellShape } from "../../../../src/services/Shell.js"
 import { cannedShell } from "../../../support/CannedShell.js"
 import {
   APT_DOWNLOAD,
@@ -37,7 +37,7 @@ const APT_ENV = {
   NEEDRESTART_SUSPEND: "1"
 }
 
-const withShell = (shell: ShellService, served: Readonly<Record<string, string>> = { "debian/agentrepo.key": KEY }) =>
+const withShell = (shell: ShellShape, served: Readonly<Record<string, string>> = { "debian/agentrepo.key": KEY }) =>
   Effect.gen(function*() {
     const root = yield* tempRoot
     const packages = yield* AptPackageManager.make({ root }).pipe(

@@ -4,7 +4,7 @@ import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import { rebuild } from "../../../../src/layers/packageManagers/apt/DebRepack.js"
-import type { CommandResult, ShellService } from "../../../../src/services/Shell.js"
+import type { CommandResult, ShellShape } from "../../../../src/services/Shell.js"
 import { hostFileExists, listHostDirectory, onHost, tempRoot, writeHostFile } from "../../../support/TempRoot.js"
 
 const STATUS = [
@@ -31,7 +31,7 @@ const dpkgTools = (
   seen: Array<{ argv: ReadonlyArray<string>; tree: Record<string, string> }>,
   status = STATUS,
   dpkgDeb: CommandResult = ok()
-): ShellService => ({
+): ShellShape => ({
   run: (argv) =>
     Effect.promise(async (): Promise<CommandResult> => {
       if (argv[0] === "dpkg-query") {
@@ -96,7 +96,7 @@ describe("DebRepack.rebuild", () => {
       yield* installedAgent(root)
       let mode = 0
       const tools = dpkgTools(root, [])
-      const shell: ShellService = {
+      const shell: ShellShape = {
         run: (argv, options) =>
           argv[0] === "dpkg-deb"
             ? Effect.promise(async () => {
@@ -141,7 +141,7 @@ describe("DebRepack.rebuild", () => {
       yield* Effect.promise(() => fs.symlink("usr/lib", onHost(root, "/lib")))
       const seen: Array<{ argv: ReadonlyArray<string>; tree: Record<string, string> }> = []
       const shell = dpkgTools(root, seen)
-      const withLib: ShellService = {
+      const withLib: ShellShape = {
         run: (argv, options) =>
           argv[0] === "dpkg-query" && argv[1] === "-L"
             ? Effect.succeed(ok(`${[...LIST, "/lib", "/lib/systemd", "/lib/systemd/system", "/lib/systemd/system/driveclient.service"].join("\n")}\n`))

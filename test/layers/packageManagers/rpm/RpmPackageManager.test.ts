@@ -3,7 +3,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as RpmPackageManager from "../../../../src/layers/packageManagers/rpm/RpmPackageManager.js"
-import { Shell, type ShellService } from "../../../../src/services/Shell.js"
+import { Shell, type ShellShape } from "../../../../src/services/Shell.js"
 import { cannedShell } from "../../../support/CannedShell.js"
 import {
   DNF_REMOVE_DUPLICATES,
@@ -31,7 +31,7 @@ const REPO = "[drivesrvr]\nname=Cloud Backup agent\nbaseurl=https://agentrepo.ex
 
 const withShell = (
   flavor: RpmPackageManager.RpmFlavor,
-  shell: ShellService,
+  shell: ShellShape,
   served: Readonly<Record<string, string>> = { "redhat/drivesrvr.repo": REPO }
 ) =>
   Effect.gen(function*() {
