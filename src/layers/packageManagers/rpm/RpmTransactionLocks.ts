@@ -1,5 +1,5 @@
 /**
- * The pid files dnf and yum hold while they work. An updater killed in the middle of a
+ * The pid files rpm-based package managers hold while they work (dnf's and yum's by default). An updater killed in the middle of a
  * transaction leaves its dnf running on; the next run must wait for it before touching the agent.
  */
 import * as Duration from "effect/Duration"
@@ -18,9 +18,12 @@ export const TRANSACTION_PID_FILES = [
 ]
 
 /** The live pid holding one of the package manager's locks, if any. */
-export const transactionHolder = (root: string): Effect.Effect<Option.Option<number>, HostFileError> =>
+export const transactionHolder = (
+  root: string,
+  pidFiles: ReadonlyArray<string> = TRANSACTION_PID_FILES
+): Effect.Effect<Option.Option<number>, HostFileError> =>
   Effect.gen(function*() {
-    for (const file of TRANSACTION_PID_FILES) {
+    for (const file of pidFiles) {
       const text = yield* readTextIfExists(underRoot(root, file))
       const pid = Option.map(text, (t) => Number.parseInt(t.trim(), 10))
       if (Option.isSome(pid) && Number.isInteger(pid.value) && pid.value > 0 && isProcessAlive(pid.value)) return pid
@@ -28,11 +31,15 @@ export const transactionHolder = (root: string): Effect.Effect<Option.Option<num
     return Option.none<number>()
   })
 
-/** Returns once no live dnf or yum holds its locks, looking every `poll`. */
-export const awaitNoTransaction = (root: string, poll: Duration.DurationInput = Duration.seconds(1)) =>
+/** Returns once no live process holds one of `pidFiles`, looking every `poll`. */
+export const awaitNoTransaction = (
+  root: string,
+  pidFiles: ReadonlyArray<string> = TRANSACTION_PID_FILES,
+  poll: Duration.DurationInput = Duration.seconds(1)
+) =>
   Effect.gen(function*() {
     let announced = false
-    yield* transactionHolder(root).pipe(
+    yield* transactionHolder(root, pidFiles).pipe(
       Effect.tap((holder) =>
         Option.isSome(holder) && !announced
           ? Effect.zipRight(
