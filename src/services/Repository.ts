@@ -30,6 +30,8 @@ export interface RepositoryShape {
   readonly aptKey: Effect.Effect<string, RepositoryError>
   /** `redhat/drivesrvr.repo`, a repo file with a `[drivesrvr]` section. */
   readonly yumRepoFile: Effect.Effect<string, RepositoryError>
+  /** The ASCII-armoured public key at `url` (a repo file's `gpgkey=`), for a package manager that does not fetch it itself. */
+  readonly signingKey: (url: string) => Effect.Effect<string, RepositoryError>
 }
 
 export class Repository extends Context.Tag("cloudbackup-updater/Repository")<Repository, RepositoryShape>() {}
@@ -38,8 +40,11 @@ export const make = Effect.gen(function*() {
   const http = yield* Http
   const { repository: base } = yield* UpdaterConfig
 
-  const fetchChecked = <A>(path: string, check: (body: string) => Either.Either<A, string>) => {
-    const url = `${base}/${path}`
+  const fetchChecked = <A>(path: string, check: (body: string) => Either.Either<A, string>) =>
+    fetchUrlChecked(`${base}/${path}`, check)
+
+  const fetchUrlChecked = <A>(url: string, check: (body: string) => Either.Either<A, string>) => {
+    if (!/^https?:\/\//.test(url)) return Effect.fail(new RepositoryError({ url, detail: "not an http:// or https:// URL" }))
     return http.getText(url).pipe(
       Effect.mapError((error) => new RepositoryError({ url, detail: error.detail })),
       Effect.flatMap((body) =>
@@ -60,7 +65,8 @@ export const make = Effect.gen(function*() {
     base,
     latestVersion: fetchChecked("version.txt", parseVersionTxt),
     aptKey: fetchChecked("debian/agentrepo.key", problemToEither(aptKeyProblem)),
-    yumRepoFile: fetchChecked("redhat/drivesrvr.repo", problemToEither(yumRepoProblem))
+    yumRepoFile: fetchChecked("redhat/drivesrvr.repo", problemToEither(yumRepoProblem)),
+    signingKey: (url) => fetchUrlChecked(url, problemToEither(aptKeyProblem))
   })
 })
 

@@ -93,4 +93,16 @@ describe("Repository over the live Http layer", () => {
       const key = yield* read({ "/debian/agentrepo.key": { status: 200, body: "<html></html>" } }, (r) => r.aptKey)
       expect(errorOf(key.result)).toBe(`${key.base}/debian/agentrepo.key: not an ASCII-armoured OpenPGP public key`)
     }))
+
+  it.live("reads a repo file's signing key at any http(s) URL, checked as a key; another scheme is refused unread", () =>
+    Effect.gen(function*() {
+      const routes = { "/redhat/RPM-GPG-KEY": { status: 200, body: KEY }, "/redhat/bad-key": { status: 200, body: "<html></html>" } }
+      const good = yield* read(routes, (r) => r.signingKey(`${r.base}/redhat/RPM-GPG-KEY`))
+      expect(good.result._tag === "Right" && good.result.right).toBe(KEY)
+      const bad = yield* read(routes, (r) => r.signingKey(`${r.base}/redhat/bad-key`))
+      expect(errorOf(bad.result)).toBe(`${bad.base}/redhat/bad-key: not an ASCII-armoured OpenPGP public key`)
+      const file = yield* read(routes, (r) => r.signingKey("file:///etc/pki/rpm-gpg/RPM-GPG-KEY"))
+      expect(errorOf(file.result)).toBe("file:///etc/pki/rpm-gpg/RPM-GPG-KEY: not an http:// or https:// URL")
+      expect([...file.hits.keys()]).toEqual([])
+    }))
 })
