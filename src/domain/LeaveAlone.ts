@@ -27,7 +27,7 @@ export interface LeaveAloneReason {
 /** Every reason that applies, in the order the pass names the first. */
 export const reasonsToLeaveAlone = (facts: LeaveAloneFacts): ReadonlyArray<LeaveAloneReason> => {
   const reasons: Array<LeaveAloneReason> = []
-  if (facts.held) reasons.push({ code: "held", text: "the administrator holds the driveclient package at its version" })
+  if (facts.held) reasons.push({ code: "held", text: "the driveclient package is held at its version by the administrator" })
   const failed = facts.failedVersion
   if (failed !== undefined && compareUpstream(facts.published, failed.version) <= 0) {
     reasons.push({

@@ -11,7 +11,7 @@ describe("reasonsToLeaveAlone", () => {
 
   it("a held package", () => {
     expect(reasonsToLeaveAlone({ ...facts, held: true })).toEqual([
-      { code: "held", text: "the administrator holds the driveclient package at its version" }
+      { code: "held", text: "the driveclient package is held at its version by the administrator" }
     ])
   })
 

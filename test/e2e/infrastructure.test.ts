@@ -1,14 +1,15 @@
 /**
  * The suite's own machinery, without the updater: the server's faults and throttling, the
- * signed repositories (apt-get and dnf install and upgrade from them with signature checks on,
- * and refuse a repository signed by another key), and root teardown.
+ * signed repositories (apt-get, dnf and zypper install and upgrade from them with signature
+ * checks on, and refuse a repository signed by another key or whose key is unknown), and root
+ * teardown.
  */
 import * as fs from "node:fs/promises"
 import * as http from "node:http"
 import * as os from "node:os"
 import * as path from "node:path"
 import { afterEach, describe, expect, it } from "vitest"
-import { describeResult, execOk } from "./lib/exec.js"
+import { describeResult, type ExecResult, execOk } from "./lib/exec.js"
 import { stopGpgAgent } from "./lib/fixtures.js"
 import { IN_ROOT, SCRIPTS_DIR } from "./lib/paths.js"
 import { PMS, upstream } from "./lib/packageManagers.js"
@@ -157,6 +158,51 @@ describe.each(PMS)("signed repository with %s", (pm) => {
     expect(await isAlive(pid ?? -1)).toBe(false)
     const events = (await s.events()).map((e) => e.kind)
     expect(events).toEqual(["up", "lock", "unlock", "down"])
+  })
+})
+
+describe("signed repository with zypper (no updater)", () => {
+  let s: Scenario
+  afterEach(async () => s.dispose())
+
+  const zypper = (...args: string[]) => s.root.exec(["zypper", "--non-interactive", ...args])
+  const expectOk = (result: ExecResult) => expect(result.code, describeResult(result)).toBe(0)
+
+  it("refreshes with repomd.xml's signature checked, installs and upgrades the agent", async () => {
+    s = await Scenario.create("zypper")
+    await s.publish(["1.0.0", "1.1.0"], "1.1.0")
+    await s.configureRepo()
+    const repoFile = await s.root.readFile(IN_ROOT.zyppRepo)
+    expectOk(await zypper("refresh", "--repo", "drivesrvr"))
+    expect(s.server.requestsFor("/redhat/repodata/repomd.xml.asc").map((r) => r.status)).toContain(200)
+    expectOk(await zypper("install", "driveclient"))
+    expect(await s.installedVersion()).toBe("1.1.0-1.el9")
+    const first = await s.agentPid()
+    expect(first).toBeDefined()
+
+    await s.publish(["1.0.0", "1.1.0", "1.2.0"], "1.2.0")
+    // The vendor's .repo has no autorefresh=1: zypper sees 1.2.0 only after an explicit refresh.
+    expectOk(await zypper("refresh", "--repo", "drivesrvr"))
+    expectOk(await zypper("update", "driveclient"))
+    expect(await s.installedVersion()).toBe("1.2.0-1.el9")
+    // The fixture package leaves restarting to the updater: the 1.1.0 agent still runs.
+    expect(await s.agentPid()).toBe(first)
+    expect(await s.ops.agentTransactions(s.root)).toBe(2)
+    expect((await s.events()).map((e) => `${e.kind} ${"version" in e ? e.version : ""}`)).toEqual(["up 1.1.0"])
+    expect(await s.root.readFile(IN_ROOT.zyppRepo), "zypper leaves the vendor's .repo as it was").toBe(repoFile)
+  })
+
+  it("refuses a repository whose key was not imported", async () => {
+    s = await Scenario.create("zypper")
+    await s.publish(["1.0.0"], "1.0.0")
+    await s.root.writeFile(IN_ROOT.zyppRepo, await s.publisher.read("redhat/drivesrvr.repo"))
+    const refreshed = await zypper("refresh", "--repo", "drivesrvr")
+    expect(refreshed.code, describeResult(refreshed)).toBe(4)
+    expect(refreshed.stderr).toContain("Signature verification failed for repomd.xml")
+    const installed = await zypper("install", "driveclient")
+    expect(installed.code, describeResult(installed)).toBe(104)
+    expect(await s.installedVersion()).toBeUndefined()
+    expect((await s.root.exec(["rpm", "-q", "gpg-pubkey"])).code, "no key was imported").not.toBe(0)
   })
 })
 

@@ -27,7 +27,7 @@ import {
   verifyPackage
 } from "./lib/faults.js"
 import type { Build } from "./lib/fixtures.js"
-import { type Pm, PMS, upstream } from "./lib/packageManagers.js"
+import { type Pm, PMS, type UpdaterPm, upstream } from "./lib/packageManagers.js"
 import { IN_ROOT } from "./lib/paths.js"
 import { ROOT_ENV } from "./lib/root.js"
 import { type Scenario, useScenarios } from "./lib/scenario.js"
@@ -47,13 +47,13 @@ const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")
  * A 1.1.0 whose package transaction fails on the upgrade: the postinst on apt (dpkg has unpacked
  * the new files when it fails); the %pre on dnf (rpm only warns about a failing %post).
  */
-const FAILING_TRANSACTION: Readonly<Record<Pm, Build>> = {
+const FAILING_TRANSACTION: Readonly<Record<UpdaterPm, Build>> = {
   apt: "1.1.0-failing-postinst",
   dnf: "1.1.0-failing-preinst"
 }
 
 /** The package manager's own error about the failed script, as the failure line quotes it. */
-const TRANSACTION_ERROR: Readonly<Record<Pm, RegExp>> = {
+const TRANSACTION_ERROR: Readonly<Record<UpdaterPm, RegExp>> = {
   apt: /E: Sub-process \/usr\/bin\/dpkg returned an error code \(1\)|dpkg: error processing .*driveclient|post-installation script/,
   dnf: /Error: Transaction failed|%prein\(driveclient-1\.1\.0-1\.el9\.x86_64\) scriptlet failed|Error in PREIN scriptlet/
 }
@@ -65,7 +65,7 @@ const verdictLines = (run: ExecResult) => lines({ ...run, stdout: "" }).filter((
  * The pass ended with exactly one verdict line, "the upgrade to 1.1.0-1 failed (REASON); rolled
  * back to 1.0.0-1, which is running again", and exit 1; returns REASON.
  */
-const expectRolledBackLine = (pm: Pm, run: ExecResult): string => {
+const expectRolledBackLine = (pm: UpdaterPm, run: ExecResult): string => {
   // Soft: when the pass ended otherwise, the checks of what it left still run and report.
   expect.soft(run.code, describeResult(run)).toBe(1)
   const verdict = verdictLines(run)
@@ -355,7 +355,7 @@ describe("no package of the installed version anywhere, with dnf (rpm has no reb
 })
 
 /** A lock content naming no pid, per package manager (the lock rules do not depend on it). */
-const NO_PID_LOCK: Readonly<Record<Pm, string>> = { apt: "busy\n", dnf: `{"state":"running"}\n` }
+const NO_PID_LOCK: Readonly<Record<UpdaterPm, string>> = { apt: "busy\n", dnf: `{"state":"running"}\n` }
 
 describe.each(PMS)("a backup lock naming no pid, with %s", (pm) => {
   const scenarios = useScenarios()

@@ -224,7 +224,7 @@ describe("a stale or endless backup lock", () => {
 
 describe("the administrator's choices", () => {
   it.effect.each([
-    ["a held package", { held: true }, "the administrator holds the driveclient package at its version"],
+    ["a held package", { held: true }, "the driveclient package is held at its version by the administrator"],
     ["a disabled, stopped agent", { serviceEnabled: false, agentRunning: false }, "the agent's service is disabled and the agent is stopped"]
   ] as const)("%s is not upgraded or started", ([, extra, reason]) =>
     Effect.gen(function*() {

@@ -29,7 +29,7 @@ describe("status", () => {
         interruptedUpgrade: null
       })
       expect(report.notes).toEqual([
-        "left alone: the administrator holds the driveclient package at its version",
+        "left alone: the driveclient package is held at its version by the administrator",
         "the daemon plans the upgrade at 1970-01-01T05:00:00.000Z (staged rollout)"
       ])
       const text = formatText(report)

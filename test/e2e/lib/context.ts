@@ -6,7 +6,8 @@ export interface E2eContext {
   /** The vitest main process's pid: tags this run's temp dirs. */
   readonly runId: number
   readonly fixtures: Fixtures
-  readonly images: Readonly<Record<RootKind, RootImage>>
+  /** The images this run built: apt and rpm always, zypper when a test file needs it. */
+  readonly images: Readonly<Partial<Record<RootKind, RootImage>>>
 }
 
 declare module "vitest" {

@@ -11,8 +11,13 @@ import type { Publisher } from "./publish.js"
 import { type Root, ROOT_ENV } from "./root.js"
 import type { RootKind } from "./rootImage.js"
 
-export type Pm = "apt" | "dnf"
-export const PMS: ReadonlyArray<Pm> = ["apt", "dnf"]
+/** Every package manager the suite has a root for. */
+export type Pm = "apt" | "dnf" | "zypper"
+/** The package managers the updater has a layer for: the scenario suites iterate these. */
+export const PMS = ["apt", "dnf"] as const satisfies ReadonlyArray<Pm>
+export type UpdaterPm = (typeof PMS)[number]
+/** PMS and zypper (whose root the suite builds while the updater has no zypper layer yet). */
+export const ALL_PMS: ReadonlyArray<Pm> = [...PMS, "zypper"]
 
 export interface PackageManagerOps {
   readonly pm: Pm
@@ -63,17 +68,21 @@ export const apt: PackageManagerOps = {
   }
 }
 
+const rpmInstalledVersion = async (root: Root): Promise<string | undefined> => {
+  const result = await root.exec(["rpm", "-q", "--qf", "%{VERSION}-%{RELEASE}", "driveclient"])
+  return result.code === 0 ? result.stdout.trim() : undefined
+}
+
+const rpmInstallFile = async (root: Root, fixtures: Fixtures, build: Build): Promise<void> => {
+  const file = await copyIn(root, fixtures.builds[build].rpm)
+  await root.execOk(["rpm", "-i", file])
+}
+
 export const dnf: PackageManagerOps = {
   pm: "dnf",
   rootKind: "rpm",
-  async installedVersion(root) {
-    const result = await root.exec(["rpm", "-q", "--qf", "%{VERSION}-%{RELEASE}", "driveclient"])
-    return result.code === 0 ? result.stdout.trim() : undefined
-  },
-  async installFile(root, fixtures, build) {
-    const file = await copyIn(root, fixtures.builds[build].rpm)
-    await root.execOk(["rpm", "-i", file])
-  },
+  installedVersion: rpmInstalledVersion,
+  installFile: rpmInstallFile,
   async configureRepo(root, publisher) {
     await root.writeFile(IN_ROOT.yumRepo, await publisher.read("redhat/drivesrvr.repo"))
   },
@@ -85,7 +94,29 @@ export const dnf: PackageManagerOps = {
   }
 }
 
-export const opsFor = (pm: Pm): PackageManagerOps => (pm === "apt" ? apt : dnf)
+export const zypper: PackageManagerOps = {
+  pm: "zypper",
+  rootKind: "zypper",
+  installedVersion: rpmInstalledVersion,
+  installFile: rpmInstallFile,
+  async configureRepo(root, publisher) {
+    await root.writeFile(IN_ROOT.zyppRepo, await publisher.read("redhat/drivesrvr.repo"))
+    // zypper checks repomd.xml's signature and, non-interactive, rejects a key it does not know yet.
+    const key = "/tmp/RPM-GPG-KEY-drivesrvr"
+    await root.writeFile(key, await publisher.read("redhat/RPM-GPG-KEY-drivesrvr"))
+    await root.execOk(["rpm", "--import", key])
+  },
+  repoFiles: [IN_ROOT.zyppRepo],
+  async agentTransactions(root) {
+    // One "|install|" line per package a commit put in place (upgrades and downgrades included).
+    const log = await root.readFileOr("/var/log/zypp/history", "")
+    return countLines(log, /^[^#|][^|]*\|install\|driveclient\|/)
+  }
+}
+
+const OPS: Readonly<Record<Pm, PackageManagerOps>> = { apt, dnf, zypper }
+
+export const opsFor = (pm: Pm): PackageManagerOps => OPS[pm]
 
 /** The upstream part of a package version: "1.1.0-1.el9" -> "1.1.0". */
 export const upstream = (version: string | undefined): string | undefined => version?.replace(/-[^-]*$/, "")

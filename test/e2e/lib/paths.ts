@@ -26,5 +26,6 @@ export const IN_ROOT = {
   keptPackagesDir: "/var/lib/cloudbackup-updater/packages",
   aptList: "/etc/apt/sources.list.d/driveclient.list",
   aptKeyring: "/etc/apt/keyrings/driveclient.asc",
-  yumRepo: "/etc/yum.repos.d/drivesrvr.repo"
+  yumRepo: "/etc/yum.repos.d/drivesrvr.repo",
+  zyppRepo: "/etc/zypp/repos.d/drivesrvr.repo"
 } as const

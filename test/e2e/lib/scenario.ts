@@ -55,7 +55,10 @@ export class Scenario {
 
   static async create(pm: Pm): Promise<Scenario> {
     const { fixtures, images, runId } = inject("e2e")
-    const root = await Root.mount(images[opsFor(pm).rootKind], runId)
+    const kind = opsFor(pm).rootKind
+    const image = images[kind]
+    if (image === undefined) throw new Error(`this run built no ${kind} root (global-setup.ts builds it for E2E_ZYPPER=1)`)
+    const root = await Root.mount(image, runId)
     try {
       return new Scenario(pm, fixtures, root, await RepoServer.start())
     } catch (error) {
