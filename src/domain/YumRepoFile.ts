@@ -33,3 +33,20 @@ export const yumRepoProblem = (text: string): string | undefined => {
 /** Whether an installed repo file already defines the agent repository. */
 export const definesAgentRepository = (text: string): boolean =>
   text.split("\n").some((line) => line.trim() === `[${YUM_REPO_SECTION}]`)
+
+/** The `gpgkey=` URLs of the `[drivesrvr]` section (several may be listed, split by spaces or commas). */
+export const agentRepositoryKeys = (text: string): ReadonlyArray<string> => {
+  let inAgent = false
+  const keys: Array<string> = []
+  for (const raw of text.split("\n")) {
+    const line = raw.trim()
+    const section = /^\[([^\]]+)\]$/.exec(line)
+    if (section !== null) {
+      inAgent = section[1]!.trim() === YUM_REPO_SECTION
+      continue
+    }
+    const pair = /^gpgkey\s*=\s*(.*)$/i.exec(line)
+    if (inAgent && pair !== null) keys.push(...pair[1]!.split(/[\s,]+/).filter(Boolean))
+  }
+  return keys
+}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest"
-import { definesAgentRepository, yumRepoProblem } from "../../src/domain/YumRepoFile.js"
+import { agentRepositoryKeys, definesAgentRepository, yumRepoProblem } from "../../src/domain/YumRepoFile.js"
 
 const good = "[drivesrvr]\nname=Cloud Backup\nbaseurl=http://127.0.0.1/redhat/\ngpgcheck=1\n"
 
@@ -23,5 +23,23 @@ describe("yumRepoProblem", () => {
   it("finds the agent repository in an installed repo file", () => {
     expect(definesAgentRepository(good)).toBe(true)
     expect(definesAgentRepository("[drivesrvr-testing]\nbaseurl=x\n")).toBe(false)
+  })
+})
+
+describe("agentRepositoryKeys", () => {
+  it("the gpgkey URLs of [drivesrvr] only, split by spaces or commas", () => {
+    const text = [
+      "[other]",
+      "gpgkey=https://elsewhere.example/KEY",
+      "[drivesrvr]",
+      "baseurl=https://agentrepo.example/redhat/",
+      "gpgkey=https://agentrepo.example/redhat/KEY-1 https://agentrepo.example/redhat/KEY-2,https://agentrepo.example/redhat/KEY-3"
+    ].join("\n")
+    expect(agentRepositoryKeys(text)).toEqual([
+      "https://agentrepo.example/redhat/KEY-1",
+      "https://agentrepo.example/redhat/KEY-2",
+      "https://agentrepo.example/redhat/KEY-3"
+    ])
+    expect(agentRepositoryKeys("[drivesrvr]\nbaseurl=https://x/\n")).toEqual([])
   })
 })

@@ -126,14 +126,16 @@ describe("HostDetection.detect", () => {
       const error = yield* Effect.flip(detectOn({ osRelease: OS_RELEASE.arch }))
       expect(error.message).toContain("/etc/os-release")
       expect(error.message).toContain("arch")
-      expect(error.message).toContain("apt-get, dnf, yum")
-      expect(error.message).toMatch(/use --package-manager apt\|dnf\|yum$/)
+      expect(error.message).toContain("apt-get, dnf, yum, zypper")
+      expect(error.message).toMatch(/use --package-manager apt\|dnf\|yum\|zypper$/)
     }))
 
-  it.scoped("openSUSE is not taken for a dnf host by its name", () =>
+  it.scoped("openSUSE and SLES are zypper hosts, never dnf ones by their ID_LIKE, even with apt-get on PATH", () =>
     Effect.gen(function*() {
-      const error = yield* Effect.flip(detectOn({ osRelease: OS_RELEASE.opensuse, programs: ["/usr/bin/zypper"] }))
-      expect(error._tag).toBe("HostDetectionError")
+      expect((yield* detectOn({ osRelease: OS_RELEASE.opensuse, programs: ["/usr/bin/zypper"] })).packageManager).toBe("zypper")
+      const sles = "NAME=\"SLES\"\nVERSION_ID=\"15.5\"\nID=\"sles\"\nID_LIKE=\"suse\"\n"
+      expect((yield* detectOn({ osRelease: sles, programs: ["/usr/bin/zypper", "/usr/bin/apt-get"] })).packageManager)
+        .toBe("zypper")
     }))
 
   it.scoped("an unknown distribution or no os-release: the programs present decide", () =>

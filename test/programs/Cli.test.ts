@@ -28,7 +28,7 @@ describe("cloudbackup-updater command line", () => {
     [["-i", "-5"], "-i/--interval: \"-5\" is not a positive whole number of minutes"],
     [["-d", "-i", "1.5"], "-i/--interval: \"1.5\" is not a positive whole number of minutes"],
     [["-d", "--interval=abc"], "-i/--interval: \"abc\" is not a positive whole number of minutes"],
-    [["--package-manager", "pacman"], "--package-manager: \"pacman\" is not one of apt, dnf, yum"],
+    [["--package-manager", "pacman"], "--package-manager: \"pacman\" is not one of apt, dnf, yum, zypper"],
     [["--service-manager", "upstart"], "--service-manager: \"upstart\" is not one of systemd, sysv"],
     [["-r", "ftp://mirror/agent"], "-r/--repository: \"ftp://mirror/agent\" is not an http:// or https:// URI"],
     [["-r", "not a uri"], "-r/--repository: \"not a uri\" is not an http:// or https:// URI"],
@@ -36,7 +36,7 @@ describe("cloudbackup-updater command line", () => {
     [["--max-wait", "soon"], "--max-wait: \"soon\" is not a whole number of minutes"],
     [["--health-grace", "-1"], "--health-grace: \"-1\" is not a whole number of seconds"],
     [["status", "--bogus"], "Received unknown argument: '--bogus'"],
-    [["status", "--package-manager", "zypper"], "--package-manager: \"zypper\" is not one of apt, dnf, yum"],
+    [["status", "--package-manager", "pacman"], "--package-manager: \"pacman\" is not one of apt, dnf, yum, zypper"],
     [["simulate", "-i", "5"], "Received unknown argument: '-i'"],
     [["-d", "-l", "/nonexistent-dir/updater.log"], "-l/--log-file: the directory /nonexistent-dir does not exist"],
     [["-d", "-p", "/nonexistent-dir/updater.pid"], "-p/--pidfile: the directory /nonexistent-dir does not exist"]

@@ -4,10 +4,11 @@ import type { PackageManagerKind } from "../../services/PackageManager.js"
 import { apt } from "./apt/AptModule.js"
 import type { PackageManagerModule } from "./PackageManagerModule.js"
 import { dnf, yum } from "./rpm/RpmModules.js"
+import { zypper } from "./zypper/ZypperModule.js"
 
 export type { PackageManagerLayerOptions, PackageManagerModule } from "./PackageManagerModule.js"
 
-export const packageManagers: ReadonlyArray<PackageManagerModule> = [apt, dnf, yum]
+export const packageManagers: ReadonlyArray<PackageManagerModule> = [apt, dnf, yum, zypper]
 
 /** The names `--package-manager` takes. */
 export const packageManagerNames: ReadonlyArray<PackageManagerKind> = packageManagers.map((module) => module.name)

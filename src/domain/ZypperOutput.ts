@@ -1,0 +1,57 @@
+/**
+ * What the updater reads from zypper (`--xmlout`): the agent versions a repository
+ * offers, the administrator's locks, and the exit statuses that are answers, not
+ * failures. See zypper(8), "EXIT CODES".
+ */
+import * as Option from "effect/Option"
+import { AGENT_PACKAGE } from "./Agent.js"
+import { isRpmVersion, newestRpmVersion } from "./RpmVersions.js"
+
+/** A command that found no package (`search`, `install` of an unknown version). */
+export const ZYPPER_EXIT_NOT_FOUND = 104
+/** The transaction succeeded, but a repository could not be refreshed and was skipped. */
+export const ZYPPER_EXIT_REPOS_SKIPPED = 106
+/** The packages are installed, but a scriptlet (`%post`) failed. */
+export const ZYPPER_EXIT_RPM_SCRIPT_FAILED = 107
+
+const unescape = (text: string) =>
+  text.replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&quot;/g, "\"").replace(/&apos;/g, "'").replace(/&amp;/g, "&")
+
+/** The attributes of one XML start tag. */
+const attributes = (tag: string): ReadonlyMap<string, string> =>
+  new Map([...tag.matchAll(/([\w-]+)="([^"]*)"/g)].map((m) => [m[1]!, unescape(m[2]!)]))
+
+/** `1:1.2.0-1.el9` → `1.2.0-1.el9`: rpm -q prints no epoch, and neither does the updater. */
+const withoutEpoch = (edition: string) => edition.replace(/^\d+:/, "")
+
+/** The agent versions listed by `zypper --xmlout search --details --match-exact … driveclient`. */
+export const searchedVersions = (xml: string): ReadonlyArray<string> =>
+  [...xml.matchAll(/<solvable\b[^>]*>/g)].flatMap(([tag]) => {
+    const fields = attributes(tag)
+    const edition = withoutEpoch(fields.get("edition") ?? "")
+    return fields.get("name") === AGENT_PACKAGE && (fields.get("kind") ?? "package") === "package" && isRpmVersion(edition)
+      ? [edition]
+      : []
+  })
+
+/** The newest agent version a search found. */
+export const searchCandidate = (xml: string): Option.Option<string> => newestRpmVersion(searchedVersions(xml))
+
+/** A shell-style glob (`*`, `?`, `[…]`) as zypper matches lock names, whole-name. */
+const globMatches = (glob: string, name: string): boolean => {
+  const pattern = glob.replace(/[.+^${}()|\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".")
+  try {
+    return new RegExp(`^${pattern}$`).test(name)
+  } catch {
+    return glob === name
+  }
+}
+
+/** Whether `zypper --xmlout locks` lists a package lock whose name matches the agent's. */
+export const locksHoldAgent = (xml: string): boolean =>
+  [...xml.matchAll(/<lock\b[^>]*>([\s\S]*?)<\/lock>/g)].some(([, body]) => {
+    const name = /<name>([^<]*)<\/name>/.exec(body!)
+    const type = /<type>([^<]*)<\/type>/.exec(body!)
+    return name !== null && (type === null || unescape(type[1]!).trim() === "package") &&
+      globMatches(unescape(name[1]!).trim(), AGENT_PACKAGE)
+  })

@@ -1,0 +1,62 @@
+import { describe, expect, it } from "@effect/vitest"
+import * as Option from "effect/Option"
+import { locksHoldAgent, searchCandidate, searchedVersions } from "../../src/domain/ZypperOutput.js"
+
+// As zypper 1.14 prints them (`--xmlout search --details --match-exact --repo drivesrvr --type package driveclient`).
+const SEARCH = `<?xml version='1.0'?>
+<stream>
+<message type="info">Loading repository data...</message>
+<message type="info">Reading installed packages...</message>
+
+<search-result version="0.0">
+<solvable-list>
+<solvable status="other-version" name="driveclient" kind="package" edition="1.2.0-1.el9" arch="x86_64" repository="driveclient backup agent (e2e)"/>
+<solvable status="installed" name="driveclient" kind="package" edition="1.1.0-1.el9" arch="x86_64" repository="driveclient backup agent (e2e)"/>
+<solvable status="other-version" name="driveclient" kind="package" edition="1.10.0-1.el9" arch="x86_64" repository="driveclient backup agent (e2e)"/>
+</solvable-list>
+</search-result>
+</stream>
+`
+
+describe("zypper search", () => {
+  it("lists every agent version; the candidate is the newest by rpm order, not the first row", () => {
+    expect(searchedVersions(SEARCH)).toEqual(["1.2.0-1.el9", "1.1.0-1.el9", "1.10.0-1.el9"])
+    expect(searchCandidate(SEARCH)).toEqual(Option.some("1.10.0-1.el9"))
+  })
+
+  it("drops an epoch, and ignores other packages, other kinds and editions that are not versions", () => {
+    const xml = [
+      `<solvable status="not-installed" name="driveclient" kind="package" edition="1:1.3.0-2" arch="x86_64" repository="r"/>`,
+      `<solvable status="not-installed" name="driveclient-extras" kind="package" edition="9.0.0-1" arch="x86_64" repository="r"/>`,
+      `<solvable status="not-installed" name="driveclient" kind="patch" edition="8.0.0-1" arch="noarch" repository="r"/>`,
+      `<solvable status="not-installed" name="driveclient" kind="package" edition="--oldpackage" arch="x86_64" repository="r"/>`
+    ].join("\n")
+    expect(searchedVersions(xml)).toEqual(["1.3.0-2"])
+  })
+
+  it("nothing found: no candidate", () => {
+    expect(searchCandidate(`<stream><message type="info">No matching items found.</message></stream>`)).toEqual(Option.none())
+  })
+})
+
+describe("zypper locks", () => {
+  const locks = (...names: ReadonlyArray<string>) =>
+    `<?xml version='1.0'?>\n<stream>\n<locks size="${names.length}">${
+      names.map((name, i) => `<lock number="${i + 1}"><name>${name}</name><type>package</type></lock>\n`).join("")
+    }</locks></stream>\n`
+
+  it("no locks, or locks of other packages: not held", () => {
+    expect(locksHoldAgent(`<?xml version='1.0'?>\n<stream>\n<locks size="0"></locks></stream>\n`)).toBe(false)
+    expect(locksHoldAgent(locks("kernel-default", "driveclient-extras", "drive"))).toBe(false)
+  })
+
+  it("a lock naming the agent, or a glob matching it: held", () => {
+    expect(locksHoldAgent(locks("driveclient"))).toBe(true)
+    expect(locksHoldAgent(locks("kernel-default", "drive*"))).toBe(true)
+    expect(locksHoldAgent(locks("driveclien?"))).toBe(true)
+  })
+
+  it("a lock of another kind (a pattern of that name) does not hold the package", () => {
+    expect(locksHoldAgent(`<locks size="1"><lock number="1"><name>driveclient</name><type>pattern</type></lock></locks>`)).toBe(false)
+  })
+})
