@@ -29,20 +29,26 @@ import {
   SYSTEMCTL_IS_ENABLED,
   SYSTEMCTL_MAIN_PID,
   systemdCommands,
-  YUM_COMPLETE_TRANSACTION
+  YUM_COMPLETE_TRANSACTION,
+  zypperDownloadVersion,
+  zypperInstallFile,
+  zypperInstallVersion,
+  zypperRemoveVersion
 } from "../support/ExpectedCommands.js"
 import { aptTable } from "../support/fakeHost/apt.js"
 import { lookUp, match } from "../support/fakeHost/CommandTable.js"
 import { rpmTable } from "../support/fakeHost/rpm.js"
 import { servicesTable } from "../support/fakeHost/services.js"
+import { zypperTable } from "../support/fakeHost/zypper.js"
 import * as FakeShell from "../support/FakeShell.js"
 
 /** Every command line the live layers run, as ExpectedCommands writes them. */
 const everyExpectedCommand: ReadonlyArray<Argv> = [
-  ...(["apt", "dnf", "yum"] as const).flatMap((flavor) => {
+  ...(["apt", "dnf", "yum", "zypper"] as const).flatMap((flavor) => {
     const expected = packageCommands(flavor)
     return [
       expected.installedVersion,
+      ...expected.configureRepository,
       ...expected.refresh,
       expected.candidate,
       ...[true, false].flatMap((installed) => [...expected.download(installed), ...expected.install(installed)]),
@@ -74,13 +80,17 @@ const everyExpectedCommand: ReadonlyArray<Argv> = [
   ]),
   DNF_REMOVE_DUPLICATES,
   PACKAGE_CLEANUP_DUPES,
-  YUM_COMPLETE_TRANSACTION
+  YUM_COMPLETE_TRANSACTION,
+  zypperInstallVersion("1.1.0-1.el9"),
+  zypperInstallFile("/var/lib/cloudbackup-updater/packages/driveclient-1.1.0-1.el9.x86_64.rpm"),
+  zypperDownloadVersion("1.1.0-1.el9"),
+  zypperRemoveVersion("1.1.0-1.el9")
 ]
 
 describe("FakeShell", () => {
   it("knows every command line in ExpectedCommands", () => {
     for (const argv of everyExpectedCommand) {
-      expect({ argv, known: "entry" in lookUp([aptTable, rpmTable, servicesTable], argv) }).toEqual({ argv, known: true })
+      expect({ argv, known: "entry" in lookUp([aptTable, rpmTable, zypperTable, servicesTable], argv) }).toEqual({ argv, known: true })
     }
   })
 

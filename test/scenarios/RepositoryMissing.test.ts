@@ -1,5 +1,6 @@
 /** Contract condition 1: the agent repository is configured, once, and only from checked material. */
 import { describe, expect, it } from "@effect/vitest"
+import * as path from "node:path"
 import * as Effect from "effect/Effect"
 import { aptUpdate, DPKG_QUERY } from "../support/ExpectedCommands.js"
 import {
@@ -8,6 +9,7 @@ import {
   flavors,
   makeWorld,
   packageVersion,
+  repoFilePath,
   YUM_REPO
 } from "../support/Scenario.js"
 import { hostFileExists, listHostDirectory, modeOf, readHostFile, writeHostFile } from "../support/TempRoot.js"
@@ -23,7 +25,8 @@ describe.each(flavors)("repository missing, $name", (flavor) => {
       })
       const outcome = yield* world.pass
       expect(outcome._tag).toBe("UpToDate")
-      expect(yield* world.host.commands).toEqual([expectedPackageCommands(flavor).installedVersion])
+      const expected = expectedPackageCommands(flavor)
+      expect(yield* world.host.commands).toEqual([...expected.configureRepository, expected.installedVersion])
 
       if (flavor.packageManager === "apt") {
         expect(yield* readHostFile(world.root, "/etc/apt/keyrings/driveclient.asc")).toBe(ARMORED_KEY)
@@ -35,9 +38,10 @@ describe.each(flavors)("repository missing, $name", (flavor) => {
         expect(yield* modeOf(world.root, "/etc/apt/sources.list.d/driveclient.list")).toBe(0o644)
         expect(yield* listHostDirectory(world.root, "/etc/apt/sources.list.d")).toEqual(["driveclient.list"])
       } else {
-        expect(yield* readHostFile(world.root, "/etc/yum.repos.d/drivesrvr.repo")).toBe(YUM_REPO)
-        expect(yield* modeOf(world.root, "/etc/yum.repos.d/drivesrvr.repo")).toBe(0o644)
-        expect(yield* listHostDirectory(world.root, "/etc/yum.repos.d")).toEqual(["drivesrvr.repo"])
+        const repoFile = repoFilePath(flavor)
+        expect(yield* readHostFile(world.root, repoFile)).toBe(YUM_REPO)
+        expect(yield* modeOf(world.root, repoFile)).toBe(0o644)
+        expect(yield* listHostDirectory(world.root, path.posix.dirname(repoFile))).toEqual(["drivesrvr.repo"])
       }
     }))
 
@@ -53,6 +57,7 @@ describe.each(flavors)("repository missing, $name", (flavor) => {
       expect(outcome).toMatchObject({ _tag: "Installed", version: packageVersion(flavor, "1.2.0") })
       const expected = expectedPackageCommands(flavor)
       expect(yield* world.host.commands).toEqual([
+        ...expected.configureRepository,
         expected.installedVersion,
         ...expected.refresh,
         expected.candidate,

@@ -1,5 +1,5 @@
 /**
- * The way back from a failed upgrade, on the live apt and dnf/yum layers: a package of the
+ * The way back from a failed upgrade, on the live apt, dnf/yum and zypper layers: a package of the
  * installed version is secured on disk before a running agent is stopped (kept, repository,
  * cache, rebuilt), and every failure after the stop installs it again and starts the old agent.
  */
@@ -8,13 +8,14 @@ import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
-import { APT_CACHE, RPM_CACHE } from "../support/FakeShell.js"
+import { zypperDownloadVersion } from "../support/ExpectedCommands.js"
 import {
   expectedServiceCommands,
   type Flavor,
   flavors,
   KEPT_DIR,
   makeWorld,
+  packageCacheDir,
   packageFileName,
   packageVersion
 } from "../support/Scenario.js"
@@ -69,6 +70,8 @@ describe.each(flavors)("securing the way back, $name", (flavor) => {
       const fetch = commands.findIndex((line) =>
         isDeb(flavor)
           ? line.includes("--reinstall") && line.endsWith(`driveclient=${old}`)
+          : flavor.packageManager === "zypper"
+          ? line === zypperDownloadVersion(old).join(" ")
           : line.includes("reinstall --downloadonly") && line.endsWith(`driveclient-${old}`)
       )
       expect(fetch).toBeGreaterThan(-1)
@@ -85,7 +88,7 @@ describe.each(flavors)("securing the way back, $name", (flavor) => {
         repositoryConfigured: true,
         keptInstalled: false
       })
-      yield* writeHostFile(world.root, `${isDeb(flavor) ? APT_CACHE : RPM_CACHE}/${packageFileName(flavor, old)}`, "cached\n")
+      yield* writeHostFile(world.root, `${packageCacheDir(flavor)}/${packageFileName(flavor, old)}`, "cached\n")
       expect((yield* world.pass)._tag).toBe("Upgraded")
       expect(yield* hostFileExists(world.root, `${KEPT_DIR}/${packageFileName(flavor, old)}`)).toBe(true)
     }))

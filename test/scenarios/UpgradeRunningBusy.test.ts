@@ -23,6 +23,9 @@ import {
   UPDATER_PID
 } from "../support/Scenario.js"
 
+/** apt's `-d`, dnf's and yum's `--downloadonly`, zypper's `--download-only`. */
+const isDownload = (argv: ReadonlyArray<string>) => ["-d", "--downloadonly", "--download-only"].some((flag) => argv.includes(flag))
+
 describe.each(flavors)("old agent running and busy, $name", (flavor) => {
   it.scoped("waits for the backup to end, then upgrades under the agent's lock", () =>
     Effect.gen(function*() {
@@ -82,14 +85,14 @@ describe.each(flavors)("old agent running and busy, $name", (flavor) => {
       expect(stop.atMillis).toBeGreaterThanOrEqual(releasedAt)
       expect(releasedAt).toBeGreaterThanOrEqual(Duration.toMillis(Duration.minutes(20)))
       // The download happened at once, during the backup.
-      expect(transcript.find((entry) => entry.argv.includes("--downloadonly") || entry.argv.includes("-d"))!.atMillis)
+      expect(transcript.find((entry) => isDownload(entry.argv))!.atMillis)
         .toBe(0)
 
       const withLock = yield* world.commandsWithLock
       const stopAt = withLock.findIndex((entry) => isStop(entry.argv))
       // Before the stop the lock is the agent's (a last look at the agent may fall just after its release), never the updater's.
       expect(withLock.slice(0, stopAt).every((entry) => entry.agentLockHolder !== UPDATER_PID)).toBe(true)
-      const downloadAt = withLock.findIndex((entry) => entry.argv.includes("--downloadonly") || entry.argv.includes("-d"))
+      const downloadAt = withLock.findIndex((entry) => isDownload(entry.argv))
       expect(withLock[downloadAt]!.agentLockHolder).toBe(AGENT_PID)
       expect(withLock.slice(stopAt).every((entry) => entry.agentLockHolder === UPDATER_PID)).toBe(true)
       expect((yield* world.locks.held).has(AGENT_LOCK)).toBe(false)

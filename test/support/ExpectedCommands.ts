@@ -6,10 +6,12 @@
  */
 export type Argv = readonly [string, ...Array<string>]
 
-export type PackageManagerFlavor = "apt" | "dnf" | "yum"
+export type PackageManagerFlavor = "apt" | "dnf" | "yum" | "zypper"
 
 export interface PackageCommands {
   readonly installedVersion: Argv
+  /** Commands of one `configureRepository`: zypper's `rpm --import` of the signing key; none elsewhere. */
+  readonly configureRepository: ReadonlyArray<Argv>
   readonly refresh: ReadonlyArray<Argv>
   readonly candidate: Argv
   /** Commands of one `download`, for an agent that is (or is not) installed. */
@@ -79,6 +81,7 @@ export const APT_POLICY: Argv = ["apt-cache", "policy", "driveclient"]
 
 export const aptCommands = (sourcesFile = "/etc/apt/sources.list.d/driveclient.list"): PackageCommands => ({
   installedVersion: DPKG_QUERY,
+  configureRepository: [],
   refresh: [aptUpdate(sourcesFile)],
   candidate: APT_POLICY,
   download: () => [APT_DOWNLOAD],
@@ -122,6 +125,7 @@ export const rpmTransaction = (tool: RpmTool, verb: RpmVerb): Argv => [tool, "-y
 
 export const dnfCommands: PackageCommands = {
   installedVersion: RPM_QUERY,
+  configureRepository: [],
   refresh: [DNF_MAKECACHE],
   candidate: DNF_REPOQUERY,
   download: (installed) => [RPM_QUERY, rpmDownload("dnf", installed ? "upgrade" : "install")],
@@ -132,6 +136,7 @@ export const dnfCommands: PackageCommands = {
 
 export const yumCommands: PackageCommands = {
   installedVersion: RPM_QUERY,
+  configureRepository: [],
   refresh: [YUM_EXPIRE_CACHE, YUM_MAKECACHE],
   candidate: YUM_LIST_AVAILABLE,
   download: (installed) => [RPM_QUERY, rpmDownload("yum", installed ? "upgrade" : "install")],
@@ -140,8 +145,57 @@ export const yumCommands: PackageCommands = {
   repairCheck: [RPM_QUERY]
 }
 
+const ZYPPER = ["zypper", "--non-interactive"] as const
+
+/** Where the zypper layer leaves the repository's signing key, checked, for `rpm --import`. */
+export const ZYPPER_KEY_FILE = "/var/lib/cloudbackup-updater/drivesrvr-signing-key.asc"
+export const rpmImport = (keyFile: string): Argv => ["rpm", "--import", keyFile]
+export const ZYPPER_REFRESH: Argv = [...ZYPPER, "refresh", "--repo", "drivesrvr"]
+export const ZYPPER_SEARCH: Argv = [
+  ...ZYPPER,
+  "--xmlout",
+  "search",
+  "--details",
+  "--match-exact",
+  "--repo",
+  "drivesrvr",
+  "--type",
+  "package",
+  "driveclient"
+]
+/** zypper's `install` of an installed package upgrades it to the newest offered. */
+export const ZYPPER_DOWNLOAD: Argv = [...ZYPPER, "install", "--download-only", "driveclient"]
+export const ZYPPER_INSTALL: Argv = [...ZYPPER, "install", "driveclient"]
+export const ZYPPER_LOCKS: Argv = [...ZYPPER, "--xmlout", "locks"]
+/** Exactly one version, downgrading if need be (without `--oldpackage` zypper says "Nothing to do"). */
+export const zypperInstallVersion = (version: string): Argv => [...ZYPPER, "install", "--oldpackage", `driveclient-${version}`]
+/** A package file installed by path: the rollback's restore. */
+export const zypperInstallFile = (file: string): Argv => [...ZYPPER, "install", "--oldpackage", file]
+/** The installed version fetched into zypper's package cache, to secure it for a rollback. */
+export const zypperDownloadVersion = (version: string): Argv => [
+  ...ZYPPER,
+  "install",
+  "--download-only",
+  "--force",
+  "--oldpackage",
+  `driveclient-${version}`
+]
+/** One installed version removed (the older of two an interrupted upgrade left). */
+export const zypperRemoveVersion = (version: string): Argv => [...ZYPPER, "remove", `driveclient-${version}`]
+
+export const zypperCommands: PackageCommands = {
+  installedVersion: RPM_QUERY,
+  configureRepository: [rpmImport(ZYPPER_KEY_FILE)],
+  refresh: [ZYPPER_REFRESH],
+  candidate: ZYPPER_SEARCH,
+  download: () => [ZYPPER_DOWNLOAD],
+  install: () => [ZYPPER_INSTALL],
+  isHeld: [ZYPPER_LOCKS],
+  repairCheck: [RPM_QUERY]
+}
+
 export const packageCommands = (flavor: PackageManagerFlavor): PackageCommands =>
-  flavor === "apt" ? aptCommands() : flavor === "dnf" ? dnfCommands : yumCommands
+  flavor === "apt" ? aptCommands() : flavor === "dnf" ? dnfCommands : flavor === "yum" ? yumCommands : zypperCommands
 
 export const SYSTEMCTL_IS_ACTIVE: Argv = ["systemctl", "is-active", "--quiet", "driveclient"]
 export const SYSTEMCTL_IS_ENABLED: Argv = ["systemctl", "is-enabled", "driveclient"]

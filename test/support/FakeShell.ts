@@ -2,7 +2,7 @@
  * A Shell for tests that runs nothing: it answers from the simulated host's
  * model (src/layers/simulated/HostModel) the way dpkg-query, dpkg, apt-get,
  * apt-cache, apt-mark, rpm, dnf, yum, package-cleanup, yum-complete-transaction,
- * systemctl, service and the init script would — exit statuses and output
+ * zypper, systemctl, service and the init script would — exit statuses and output
  * formats — and records every call. It knows exactly the command lines in
  * ExpectedCommands (the tables in fakeHost/, one per tool family); any other
  * gets the tool's complaint, and an unknown program exits 127, so a test cannot
@@ -24,9 +24,10 @@ import { type Call, type CommandTable, type FakeHostContext, lookUp } from "./fa
 import * as PackageFiles from "./fakeHost/PackageFiles.js"
 import { rpmTable } from "./fakeHost/rpm.js"
 import { servicesTable } from "./fakeHost/services.js"
+import { zypperTable } from "./fakeHost/zypper.js"
 
 export type { DpkgState } from "../../src/layers/simulated/HostState.js"
-export { APT_CACHE, RPM_CACHE } from "./fakeHost/PackageFiles.js"
+export { APT_CACHE, RPM_CACHE, ZYPPER_CACHE } from "./fakeHost/PackageFiles.js"
 export { AGENT_MAIN_PID } from "./fakeHost/services.js"
 
 /** Each failure is the last line of the failing command's error output. */
@@ -47,6 +48,7 @@ export interface FakeHostInit {
   readonly dpkgState?: DpkgState
   /** rpm: a second installed version (an interrupted upgrade). */
   readonly duplicate?: string
+  /** apt-mark hold, or a zypper lock (`zypper addlock`). */
   readonly held?: boolean
   /** `enabled` by default. */
   readonly unitFileState?: string
@@ -94,7 +96,7 @@ export interface FakeHostService {
 
 export class FakeHost extends Context.Tag("test/FakeHost")<FakeHost, FakeHostService>() {}
 
-const TABLES: ReadonlyArray<CommandTable> = [aptTable, rpmTable, servicesTable]
+const TABLES: ReadonlyArray<CommandTable> = [aptTable, rpmTable, zypperTable, servicesTable]
 
 interface Behaviour {
   readonly lsbStatus: number | undefined

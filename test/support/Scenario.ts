@@ -60,6 +60,7 @@ export const YUM_REPO = [
   `baseurl=${BASE}/redhat/$basearch/`,
   "enabled=1",
   "gpgcheck=1",
+  `gpgkey=${BASE}/redhat/RPM-GPG-KEY-drivesrvr`,
   ""
 ].join("\n")
 
@@ -75,7 +76,8 @@ export const flavors: ReadonlyArray<Flavor> = [
   { name: "apt + systemd", packageManager: "apt", serviceManager: "systemd", serviceOnPath: false },
   { name: "dnf + sysv (service)", packageManager: "dnf", serviceManager: "sysv", serviceOnPath: true },
   { name: "yum + sysv (init script)", packageManager: "yum", serviceManager: "sysv", serviceOnPath: false },
-  { name: "yum + systemd", packageManager: "yum", serviceManager: "systemd", serviceOnPath: false }
+  { name: "yum + systemd", packageManager: "yum", serviceManager: "systemd", serviceOnPath: false },
+  { name: "zypper + systemd", packageManager: "zypper", serviceManager: "systemd", serviceOnPath: false }
 ]
 
 /** The package version a flavor's repository gives an upstream version: `1.2.0-1` or `1.2.0-1.el9`. */
@@ -105,6 +107,14 @@ export interface WorldOptions {
 }
 
 export const KEPT_DIR = "/var/lib/cloudbackup-updater/packages"
+
+/** Where a flavor's package manager keeps the agent repository's packages. */
+export const packageCacheDir = (flavor: Flavor): string =>
+  flavor.packageManager === "apt" ? FakeShell.APT_CACHE : flavor.packageManager === "zypper" ? FakeShell.ZYPPER_CACHE : FakeShell.RPM_CACHE
+
+/** The agent's repo file an rpm-based flavor's package manager reads. */
+export const repoFilePath = (flavor: Flavor): string =>
+  flavor.packageManager === "zypper" ? "/etc/zypp/repos.d/drivesrvr.repo" : "/etc/yum.repos.d/drivesrvr.repo"
 
 /** The name of the agent's package file of `version`, as apt's and dnf's caches name it. */
 export const packageFileName = (flavor: Flavor, version: string): string =>
@@ -144,7 +154,7 @@ const configureRepository = (root: string, flavor: Flavor) =>
         aptSourceLine(BASE, "/etc/apt/keyrings/driveclient.asc")
       )
     )
-    : writeHostFile(root, "/etc/yum.repos.d/drivesrvr.repo", YUM_REPO)
+    : writeHostFile(root, repoFilePath(flavor), YUM_REPO)
 
 export const makeWorld = (options: WorldOptions): Effect.Effect<World, never, Scope.Scope> =>
   Effect.gen(function*() {
@@ -191,7 +201,8 @@ export const makeWorld = (options: WorldOptions): Effect.Effect<World, never, Sc
         serveFiles({
           [`${BASE}/version.txt`]: options.published,
           [`${BASE}/debian/agentrepo.key`]: ARMORED_KEY,
-          [`${BASE}/redhat/drivesrvr.repo`]: YUM_REPO
+          [`${BASE}/redhat/drivesrvr.repo`]: YUM_REPO,
+          [`${BASE}/redhat/RPM-GPG-KEY-drivesrvr`]: ARMORED_KEY
         }),
         Http.defaultOptions
       )

@@ -10,6 +10,8 @@ export interface PackageFiles {
   readonly root: string | undefined
   /** Leaves a package file of `version` in `dir` (a host path) under the root, if there is one. */
   readonly leave: (dir: string, version: string, format: PackageFormat) => Effect.Effect<void>
+  /** Removes the package file of `version` from `dir`, if it is there. */
+  readonly discard: (dir: string, version: string, format: PackageFormat) => Effect.Effect<void>
   /** The version a package file under the root holds; none when it is not there. */
   readonly versionOf: (hostPath: string, format: PackageFormat) => string | undefined
 }
@@ -17,6 +19,8 @@ export interface PackageFiles {
 /** Where dnf (and here also yum) keeps the agent repository's packages. */
 export const RPM_CACHE = "/var/cache/dnf/drivesrvr-1f2e3d4c5b6a7980/packages"
 export const APT_CACHE = "/var/cache/apt/archives"
+/** zypper's cache of the agent repository (`<alias>/`; the test repository's packages sit at its top). */
+export const ZYPPER_CACHE = "/var/cache/zypp/packages/drivesrvr"
 
 const fileName = (version: string, format: PackageFormat) =>
   format === "deb"
@@ -30,6 +34,10 @@ export const make = (root: string | undefined): PackageFiles => ({
       if (root === undefined) return
       fs.mkdirSync(path.join(root, dir), { recursive: true })
       fs.writeFileSync(path.join(root, dir, fileName(version, format)), `fake ${format} of driveclient ${version}\n`)
+    }),
+  discard: (dir, version, format) =>
+    Effect.sync(() => {
+      if (root !== undefined) fs.rmSync(path.join(root, dir, fileName(version, format)), { force: true })
     }),
   versionOf: (hostPath, format) =>
     root !== undefined && fs.existsSync(path.join(root, hostPath)) ? versionOfFile(format, path.basename(hostPath)) : undefined

@@ -131,7 +131,13 @@ export const make = (options: ZypperOptions) =>
       FETCH_TIMEOUT
     ).pipe(Effect.asVoid)
 
-    const install = transaction("zypper install", ["install", AGENT_PACKAGE]).pipe(Effect.asVoid)
+    // A failed %post (107) fails the upgrade, the package in place: the contract rolls back after a failed maintainer script.
+    const install = commands.runAccepting(
+      "zypper install",
+      [...ZYPPER, "install", AGENT_PACKAGE],
+      TRANSACTION_TIMEOUT,
+      (result) => result.exitCode === ZYPPER_EXIT_REPOS_SKIPPED
+    ).pipe(Effect.asVoid)
 
     /** Exactly `version`, downgrading if need be; without `--oldpackage` zypper would say "nothing to do". */
     const installVersion = (version: string) =>
@@ -215,8 +221,11 @@ export const make = (options: ZypperOptions) =>
     const restore = (secured: SecuredPackage, version: string) =>
       Effect.gen(function*() {
         const operation = `zypper install --oldpackage ${secured.file}`
-        if ((yield* installedVersions).length > 1) yield* repair
-        const installed = yield* installedVersions
+        let installed = yield* installedVersions
+        if (installed.length > 1) {
+          yield* repair
+          installed = yield* installedVersions
+        }
         if (installed.length !== 1 || compareRpmVersions(installed[0]!, version) !== 0) {
           yield* transaction(operation, ["install", "--oldpackage", secured.file])
         }
