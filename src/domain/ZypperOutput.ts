@@ -55,3 +55,27 @@ export const locksHoldAgent = (xml: string): boolean =>
     return name !== null && (type === null || unescape(type[1]!).trim() === "package") &&
       globMatches(unescape(name[1]!).trim(), AGENT_PACKAGE)
   })
+
+/** zypper's closing lines, which only point back at the error above them. */
+const GENERIC_LINES = [
+  /^Please see the above error message for a hint\.$/,
+  /^Installation has been aborted as directed\.$/,
+  /^Problem occurred during or after installation or removal of packages:$/,
+  /^Skipping repository .* because of the above error\.$/,
+  /^Could not refresh the repositories because of errors\.$/,
+  /^Some of the repositories have not been refreshed because/,
+  /^Close this application before trying again\.$/,
+  /^Use 'zypper repos' to get the list of defined repositories\.$/
+]
+
+/**
+ * The line that says why a zypper command failed: its summarised `Error: …` line, else the last
+ * line of its error output that is not a pointer back at it; zypper prints hints on stdout.
+ */
+export const zypperFailureLine = (result: { readonly stdout: string; readonly stderr: string; readonly exitCode: number }) => {
+  const lines = (text: string) => text.split("\n").map((line) => line.trim()).filter(Boolean)
+  const telling = lines(result.stderr).filter((line) => !GENERIC_LINES.some((generic) => generic.test(line)))
+  return telling.filter((line) => /^Error: /.test(line)).at(-1) ?? telling.at(-1) ??
+    lines(result.stdout).filter((line) => !GENERIC_LINES.some((generic) => generic.test(line))).at(-1) ??
+    `exit status ${result.exitCode}`
+}

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as Option from "effect/Option"
-import { locksHoldAgent, searchCandidate, searchedVersions } from "../../src/domain/ZypperOutput.js"
+import { locksHoldAgent, searchCandidate, searchedVersions, zypperFailureLine } from "../../src/domain/ZypperOutput.js"
 
 // As zypper 1.14 prints them (`--xmlout search --details --match-exact --repo drivesrvr --type package driveclient`).
 const SEARCH = `<?xml version='1.0'?>
@@ -58,5 +58,47 @@ describe("zypper locks", () => {
 
   it("a lock of another kind (a pattern of that name) does not hold the package", () => {
     expect(locksHoldAgent(`<locks size="1"><lock number="1"><name>driveclient</name><type>pattern</type></lock></locks>`)).toBe(false)
+  })
+})
+
+describe("zypperFailureLine", () => {
+  it("a failing %pre: zypper's summarised Error: line, not rpm's last", () => {
+    const stderr = [
+      "Installation of driveclient-1.1.0-1.el9.x86_64 failed:",
+      "Error: Subprocess failed. Error: RPM failed: driveclient 1.1.0 %pre: failing on purpose",
+      "error: %prein(driveclient-1.1.0-1.el9.x86_64) scriptlet failed, exit status 1",
+      "error: driveclient-1.1.0-1.el9.x86_64: install failed",
+      "error: driveclient-1.0.0-1.el9.x86_64: erase skipped",
+      "",
+      "Problem occurred during or after installation or removal of packages:",
+      "Installation has been aborted as directed.",
+      "Please see the above error message for a hint."
+    ].join("\n")
+    expect(zypperFailureLine({ stdout: "(1/1) Installing: driveclient [...error]\n", stderr, exitCode: 8 }))
+      .toBe("Error: Subprocess failed. Error: RPM failed: driveclient 1.1.0 %pre: failing on purpose")
+  })
+
+  it("an unreachable repository: the cause, not the closing pointers", () => {
+    const stderr = [
+      "Problem retrieving files from 'driveclient backup agent (e2e)'.",
+      "Download (curl) error for 'http://127.0.0.1:8765/redhat/repodata/repomd.xml':",
+      "Error code: Connection failed",
+      "Error message: Failed to connect to 127.0.0.1 port 8765 after 0 ms: Couldn't connect to server",
+      "",
+      "Please see the above error message for a hint.",
+      "Skipping repository 'driveclient backup agent (e2e)' because of the above error.",
+      "Could not refresh the repositories because of errors."
+    ].join("\n")
+    expect(zypperFailureLine({ stdout: "", stderr, exitCode: 4 }))
+      .toBe("Error message: Failed to connect to 127.0.0.1 port 8765 after 0 ms: Couldn't connect to server")
+  })
+
+  it("the error on stderr before the hint on stdout; the exit status when nothing was said", () => {
+    expect(zypperFailureLine({
+      stdout: "Use 'zypper repos' to get the list of defined repositories.\n",
+      stderr: "Repository 'nosuchrepo' not found by its alias, number, or URI.\n",
+      exitCode: 3
+    })).toBe("Repository 'nosuchrepo' not found by its alias, number, or URI.")
+    expect(zypperFailureLine({ stdout: "", stderr: "", exitCode: 4 })).toBe("exit status 4")
   })
 })

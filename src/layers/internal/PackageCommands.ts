@@ -38,8 +38,15 @@ export interface PackageCommands {
   ) => Effect.Effect<CommandResult, PackageManagerError>
 }
 
-/** The tools run in `env`, added to the updater's own environment. */
-export const packageCommands = (shell: ShellShape, env: Readonly<Record<string, string>>): PackageCommands => {
+/**
+ * The tools run in `env`, added to the updater's own environment; a failure is told by the line
+ * `failureLine` picks from the output.
+ */
+export const packageCommands = (
+  shell: ShellShape,
+  env: Readonly<Record<string, string>>,
+  failureLine: (result: CommandResult) => string = lastLine
+): PackageCommands => {
   const run: PackageCommands["run"] = (operation, argv, timeout) =>
     shell.run(argv, { env, timeout }).pipe(
       Effect.mapError((error) => new PackageManagerError({ operation, detail: error.message }))
@@ -48,7 +55,7 @@ export const packageCommands = (shell: ShellShape, env: Readonly<Record<string, 
     run(operation, argv, timeout).pipe(
       Effect.filterOrFail(
         (result) => result.exitCode === 0 || accepted(result),
-        (result) => new PackageManagerError({ operation, detail: lastLine(result) })
+        (result) => new PackageManagerError({ operation, detail: failureLine(result) })
       )
     )
   return {

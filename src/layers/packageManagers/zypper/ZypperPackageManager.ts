@@ -16,7 +16,8 @@ import {
   searchCandidate,
   ZYPPER_EXIT_NOT_FOUND,
   ZYPPER_EXIT_REPOS_SKIPPED,
-  ZYPPER_EXIT_RPM_SCRIPT_FAILED
+  ZYPPER_EXIT_RPM_SCRIPT_FAILED,
+  zypperFailureLine
 } from "../../../domain/ZypperOutput.js"
 import {
   PackageManager,
@@ -64,7 +65,7 @@ export const make = (options: ZypperOptions) =>
   Effect.gen(function*() {
     const shell = yield* Shell
     const repository = yield* Repository
-    const commands = packageCommands(shell, ZYPPER_ENV)
+    const commands = packageCommands(shell, ZYPPER_ENV, zypperFailureLine)
     const onHost = (hostPath: string) => underRoot(options.root, hostPath)
     const agentRepository = repoFiles(options.root, REPOS_DIR, "zypper")
 

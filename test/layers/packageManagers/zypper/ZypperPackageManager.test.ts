@@ -225,7 +225,7 @@ describe("ZypperPackageManager: the repository", () => {
     Effect.gen(function*() {
       const { packages } = yield* withHost({ failures: { refresh: "Could not refresh the repositories because of errors." } })
       expect((yield* Effect.flip(packages.refresh)).message).toBe(
-        "zypper refresh failed: Could not refresh the repositories because of errors."
+        "zypper refresh failed: Problem retrieving files from 'Cloud Backup agent'."
       )
     }))
 
@@ -244,7 +244,7 @@ describe("ZypperPackageManager: the repository", () => {
       const { host, packages } = yield* withHost({}, { configured: false })
       const error = yield* Effect.flip(packages.candidateVersion)
       // zypper's stdout comes last here: its hint, not the stderr line naming the repository.
-      expect(error.message).toBe("zypper search failed: Use 'zypper repos' to get the list of defined repositories.")
+      expect(error.message).toBe("zypper search failed: Repository 'drivesrvr' not found by its alias, number, or URI.")
       expect((yield* host.transcript).at(-1)!.exit).toBe(3)
     }))
 })
@@ -369,7 +369,7 @@ describe("ZypperPackageManager.installVersion", () => {
       const { host, packages } = yield* withHost({ installed: NEW, offered, refreshed: true })
       const error = yield* Effect.flip(packages.installVersion("1.0.0-1.el9"))
       expect(error.message).toBe(
-        "zypper install --oldpackage driveclient-1.0.0-1.el9 failed: 'driveclient-1.0.0-1.el9' not found in package names. Trying capabilities."
+        "zypper install --oldpackage driveclient-1.0.0-1.el9 failed: No provider of 'driveclient-1.0.0-1.el9' found."
       )
       expect((yield* host.transcript).at(-1)!.exit).toBe(104)
       expect((yield* host.state).installed?.version).toBe(NEW)
