@@ -178,6 +178,8 @@ export const zypperDownloadVersion = (version: string): Argv => [
   "--download-only",
   "--force",
   "--oldpackage",
+  "--repo",
+  "drivesrvr",
   `driveclient-${version}`
 ]
 /** One installed version removed (the older of two an interrupted upgrade left). */

@@ -264,7 +264,7 @@ const installFile = (call: Call): Answer => {
     : installExactly(call, version, true)
 }
 
-/** `install --download-only --force --oldpackage driveclient-V`: that version's package into the cache. */
+/** `install --download-only --force --oldpackage --repo drivesrvr driveclient-V`: that version's package into the cache. */
 const downloadVersion = (call: Call): Answer =>
   Effect.gen(function*() {
     const version = call.holes[0]!

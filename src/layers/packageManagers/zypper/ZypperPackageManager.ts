@@ -168,28 +168,31 @@ export const make = (options: ZypperOptions) =>
 
     const keepFile = (file: string) => keep(options.root, file).pipe(Effect.mapError(fileFailure("keep the agent package")))
 
-    /** The installed version's package, in the contract's order: kept, repository, cache. */
+    /**
+     * The installed version's package: kept, else already in zypper's cache (`keeppackages`), else
+     * downloaded from the repository. Only the agent repository is asked: zypper would otherwise
+     * settle for the installed package itself and download nothing ("Nothing to do", exit 0).
+     */
     const securePackage = (version: string) =>
       Effect.gen(function*() {
         const kept = yield* findKept(options.root, "rpm", version).pipe(Effect.mapError(fileFailure("read the kept packages")))
         if (Option.isSome(kept)) return Option.some<SecuredPackage>({ source: "kept", file: kept.value })
         if (!isRpmVersion(version)) return Option.none<SecuredPackage>()
+        const cached = yield* inCache(version)
+        if (Option.isSome(cached)) return Option.some<SecuredPackage>({ source: "cache", file: yield* keepFile(cached.value) })
         const spec = `${AGENT_PACKAGE}-${version}`
         // A forced reinstall, download only: the installed version's package from the repository.
         const fetched = yield* commands.runChecked(
           `zypper install --download-only --force ${spec}`,
-          [...ZYPPER, "install", "--download-only", "--force", "--oldpackage", spec],
+          [...ZYPPER, "install", "--download-only", "--force", "--oldpackage", "--repo", YUM_REPO_SECTION, spec],
           FETCH_TIMEOUT
         ).pipe(
           Effect.tapError((error) => Effect.logDebug(`the repository does not offer ${version}: ${error.message}`)),
           Effect.option
         )
-        const cached = yield* inCache(version)
-        if (Option.isNone(cached)) return Option.none<SecuredPackage>()
-        return Option.some<SecuredPackage>({
-          source: Option.isSome(fetched) ? "repository" : "cache",
-          file: yield* keepFile(cached.value)
-        })
+        const downloaded = Option.isSome(fetched) ? yield* inCache(version) : Option.none<string>()
+        if (Option.isNone(downloaded)) return Option.none<SecuredPackage>()
+        return Option.some<SecuredPackage>({ source: "repository", file: yield* keepFile(downloaded.value) })
       })
 
     const keepPackages = (versions: ReadonlyArray<string>) =>

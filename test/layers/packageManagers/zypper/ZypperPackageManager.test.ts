@@ -419,6 +419,14 @@ describe("ZypperPackageManager: packages for a rollback", () => {
       expect(yield* readHostFile(root, `${KEPT}/${rpmFile(OLD)}`)).toBe("cached\n")
     }))
 
+  it.scoped("securePackage: one already in zypper's cache (keeppackages) is taken as the cache's, with no download", () =>
+    Effect.gen(function*() {
+      const { root, host, packages } = yield* withHost({ installed: OLD, offered: [OLD, NEW], refreshed: true })
+      yield* writeHostFile(root, `${FakeShell.ZYPPER_CACHE}/${rpmFile(OLD)}`, "cached\n")
+      expect(yield* packages.securePackage(OLD)).toEqual(Option.some({ source: "cache", file: `${KEPT}/${rpmFile(OLD)}` }))
+      expect(yield* host.commands).toEqual([])
+    }))
+
   it.scoped("securePackage: none anywhere is none", () =>
     Effect.gen(function*() {
       const { root, packages } = yield* withHost({ installed: OLD, offered: [NEW], refreshed: true })
