@@ -13,6 +13,8 @@ export class HttpError extends Data.TaggedError("HttpError")<{
   readonly reason: "Status" | "Network" | "Timeout" | "TooLarge"
   readonly detail: string
   readonly status?: number
+  /** How long the server asked to be left alone (`Retry-After` on 429 or 503), in milliseconds. */
+  readonly retryAfterMillis?: number
 }> {
   override get message(): string {
     return `GET ${this.url}: ${this.detail}`

@@ -16,6 +16,8 @@ import { UpdaterConfig } from "./UpdaterConfig.js"
 export class RepositoryError extends Data.TaggedError("RepositoryError")<{
   readonly url: string
   readonly detail: string
+  /** The server asked not to be asked again before this long (`Retry-After`), in milliseconds. */
+  readonly retryAfterMillis?: number
 }> {
   override get message(): string {
     return `${this.url}: ${this.detail}`
@@ -46,7 +48,13 @@ export const make = Effect.gen(function*() {
   const fetchUrlChecked = <A>(url: string, check: (body: string) => Either.Either<A, string>) => {
     if (!/^https?:\/\//.test(url)) return Effect.fail(new RepositoryError({ url, detail: "not an http:// or https:// URL" }))
     return http.getText(url).pipe(
-      Effect.mapError((error) => new RepositoryError({ url, detail: error.detail })),
+      Effect.mapError((error) =>
+        new RepositoryError(
+          error.retryAfterMillis === undefined
+            ? { url, detail: error.detail }
+            : { url, detail: error.detail, retryAfterMillis: error.retryAfterMillis }
+        )
+      ),
       Effect.flatMap((body) =>
         Either.match(check(body), {
           onLeft: (detail) => Effect.fail(new RepositoryError({ url, detail })),
