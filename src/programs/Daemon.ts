@@ -2,8 +2,11 @@
  * `cloudbackup-updater -d`: one pass at start, then a check every interval. A
  * newer version is not installed at once: the upgrade is planned after a random
  * rollout delay, kept across restarts, and done by a full pass (which reads the
- * version again) when it is due. A missing agent is installed at once.
+ * version again) when it is due. A missing agent is installed at once. Before the
+ * repository's not-before time (its `Retry-After`) no check runs: the one due waits until
+ * then. A defect in a check is logged and remembered, and the next check runs as planned.
  */
+import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -11,8 +14,10 @@ import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import { type DelayUnit, drawDelay, maxDelay } from "../domain/RolloutDelay.js"
 import { type PlannedUpgrade, StateStore } from "../services/StateStore.js"
+import { describeDefect } from "./ExitCode.js"
+import * as NotBefore from "./NotBefore.js"
 import * as Pidfile from "./Pidfile.js"
-import { pass, type PassOutcome } from "./UpdatePass.js"
+import { pass, type PassOutcome, rememberDefect } from "./UpdatePass.js"
 
 export interface DaemonOptions {
   readonly pidfile: string
@@ -20,8 +25,7 @@ export interface DaemonOptions {
   readonly delayUnit: DelayUnit
 }
 
-/** Date covers ±8.64e15 ms; a damaged state file may hold a time beyond that. */
-const iso = (at: number) => (Math.abs(at) <= 8.64e15 ? new Date(at).toISOString() : `${at} ms since the epoch`)
+const { iso } = NotBefore
 
 const describeDue = (plan: PlannedUpgrade, now: number) =>
   `${iso(plan.at)} (in ${Duration.format(Duration.millis(Math.max(0, Math.round((plan.at - now) / 1000) * 1000)))})`
@@ -75,10 +79,14 @@ const replan = (
     }
   })
 
-/** When the daemon runs again: the next check (monotonic ms) or a planned upgrade's due time (epoch ms). */
+/**
+ * When the daemon runs again: the next check (monotonic ms), a planned upgrade's due time or the not-before time
+ * a due check waits for (epoch ms).
+ */
 export interface WakeTime {
   readonly check: number
   readonly upgrade: number | undefined
+  readonly notBefore: number | undefined
 }
 
 /**
@@ -91,11 +99,29 @@ export const untilWakeTime = (cap: Duration.Duration) =>
     Schedule.addDelayEffect((wake) =>
       Effect.gen(function*() {
         const toCheck = wake.check - (yield* monotonicMillis)
-        const toUpgrade = wake.upgrade === undefined ? Infinity : wake.upgrade - (yield* Clock.currentTimeMillis)
-        return Duration.millis(Math.max(0, Math.min(toCheck, toUpgrade, Duration.toMillis(cap))))
+        const now = yield* Clock.currentTimeMillis
+        const toUpgrade = wake.upgrade === undefined ? Infinity : wake.upgrade - now
+        const toNotBefore = wake.notBefore === undefined ? Infinity : wake.notBefore - now
+        return Duration.millis(Math.max(0, Math.min(toCheck, toUpgrade, toNotBefore, Duration.toMillis(cap))))
       })
     )
   )
+
+/**
+ * A defect (a bug, a throw inside a layer) ends only the check in hand, which yields `fallback`: it is logged, in
+ * one line and in full at debug level. An interruption (a signal) still ends the daemon.
+ */
+const surviveDefects = <A>(fallback: A) => <E, R>(self: Effect.Effect<A, E, R>) =>
+  Effect.catchAllCause(self, (cause) =>
+    Cause.isInterrupted(cause) || !Cause.isDie(cause)
+      ? Effect.failCause(cause)
+      : Effect.as(
+        Effect.zipRight(
+          Effect.logError(`${describeDefect(cause)}; going on with the next check`),
+          Effect.logDebug(`the defect in full: ${Cause.pretty(cause)}`)
+        ),
+        fallback
+      ))
 
 export const run = (options: DaemonOptions) =>
   Effect.gen(function*() {
@@ -104,7 +130,34 @@ export const run = (options: DaemonOptions) =>
     const interval = Duration.toMillis(options.interval)
     yield* Effect.logInfo(`daemon started (pid ${process.pid}); checking every ${Duration.format(options.interval)}`)
     let plan = Option.fromNullable((yield* store.get).plannedUpgrade)
-    let wake: WakeTime = { check: yield* monotonicMillis, upgrade: undefined }
+    let wake: WakeTime = { check: yield* monotonicMillis, upgrade: undefined, notBefore: undefined }
+    // A check fell due before the repository's not-before time and waits for it.
+    let waiting = false
+
+    /** A pass, and what its outcome means for the planned upgrade; remembered as the last error if either fails. */
+    const check = (now: number) =>
+      Effect.gen(function*() {
+        const due = Option.isSome(plan) && plan.value.at <= now
+        if (due) yield* Effect.logInfo("the planned upgrade is due; reading the published version again")
+        return yield* pass({ upgrade: due }).pipe(
+          Effect.flatMap((outcome) =>
+            replan(outcome, plan, now, options.delayUnit, options.interval).pipe(Effect.tapDefect(rememberDefect))
+          ),
+          Effect.catchAll((error) => Effect.as(Effect.logError(error.message), plan)),
+          surviveDefects(plan)
+        )
+      })
+
+    /** The not-before time that holds a due check back, if any; noted once when a wait begins. */
+    const holdBack = (now: number) =>
+      Effect.gen(function*() {
+        const notBefore = NotBefore.inEffect(yield* store.get, now)
+        if (Option.isSome(notBefore) && !waiting) {
+          yield* Effect.logInfo(`${NotBefore.askedNotBefore(notBefore.value.at)}; the next check waits until then`)
+        }
+        waiting = Option.isSome(notBefore)
+        return Option.map(notBefore, ({ at }) => at)
+      })
 
     const step = Effect.gen(function*() {
       const now = yield* Clock.currentTimeMillis
@@ -112,18 +165,16 @@ export const run = (options: DaemonOptions) =>
       let nextCheck = wake.check
       const checkDue = elapsed >= nextCheck
       if (checkDue) nextCheck += Math.floor((elapsed - nextCheck) / interval + 1) * interval
+      let notBefore = Option.none<number>()
       // A plan already past due when the last step ended (its pass failed, say) waits for the next check, not the next wake.
-      if (checkDue || (wake.upgrade !== undefined && wake.upgrade <= now)) {
-        const due = Option.isSome(plan) && plan.value.at <= now
-        if (due) yield* Effect.logInfo("the planned upgrade is due; reading the published version again")
-        plan = yield* pass({ upgrade: due }).pipe(
-          Effect.flatMap((outcome) => replan(outcome, plan, now, options.delayUnit, options.interval)),
-          Effect.catchAll((error) => Effect.as(Effect.logError(error.message), plan))
-        )
+      if (checkDue || waiting || (wake.upgrade !== undefined && wake.upgrade <= now)) {
+        notBefore = yield* holdBack(now).pipe(surviveDefects(Option.none<number>()))
+        if (Option.isNone(notBefore)) plan = yield* check(now)
       }
       wake = {
         check: nextCheck,
-        upgrade: Option.isSome(plan) && plan.value.at > now ? plan.value.at : undefined
+        upgrade: Option.isSome(plan) && plan.value.at > now ? plan.value.at : undefined,
+        notBefore: Option.getOrUndefined(notBefore)
       }
       return wake
     })

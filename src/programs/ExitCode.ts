@@ -29,8 +29,19 @@ export interface Verdict {
   readonly line: Option.Option<string>
 }
 
-const describe = (error: unknown): string =>
-  error instanceof Error ? error.message : typeof error === "string" ? error : JSON.stringify(error)
+const describe = (error: unknown): string => {
+  if (error instanceof Error) return error.message
+  if (typeof error === "string") return error
+  try {
+    return JSON.stringify(error) ?? String(error)
+  } catch {
+    return String(error) // a cycle, or a bigint
+  }
+}
+
+/** A defect (a bug, a throw inside a layer) in one line: its message, its line breaks folded. */
+export const describeDefect = (cause: Cause.Cause<unknown>): string =>
+  `internal error: ${describe(Cause.squash(cause)).trim().replace(/\s*\n\s*/g, " ")}`
 
 export const verdict = (exit: Exit.Exit<unknown, unknown>, interruptedCode: number): Verdict => {
   if (Exit.isSuccess(exit)) return { code: EXIT_OK, line: Option.none() }
@@ -39,8 +50,7 @@ export const verdict = (exit: Exit.Exit<unknown, unknown>, interruptedCode: numb
   }
   const failure = Cause.failureOption(exit.cause)
   if (Option.isNone(failure)) {
-    const defect = Cause.squash(exit.cause)
-    return { code: EXIT_FAILED, line: Option.some(`internal error: ${describe(defect)}`) }
+    return { code: EXIT_FAILED, line: Option.some(describeDefect(exit.cause)) }
   }
   const error = failure.value
   if (ValidationError.isValidationError(error)) return { code: EXIT_USAGE, line: Option.none() }

@@ -2,6 +2,7 @@
  * `cloudbackup-updater status`: what the updater sees and remembers, and why it
  * would leave an old agent alone. It only reads: no lock is taken, nothing is written.
  */
+import * as Clock from "effect/Clock"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
@@ -13,6 +14,7 @@ import { PackageManager } from "../services/PackageManager.js"
 import { Repository } from "../services/Repository.js"
 import { StateStore } from "../services/StateStore.js"
 import { UpdaterConfig } from "../services/UpdaterConfig.js"
+import * as NotBefore from "./NotBefore.js"
 import { isUpdater } from "./Pidfile.js"
 
 /** A value read, or why it could not be. */
@@ -33,6 +35,8 @@ export interface StatusReport {
   readonly plannedUpgrade: { readonly version: string; readonly at: string } | null
   readonly failedVersion: { readonly version: string; readonly at: string; readonly reason: string } | null
   readonly lastError: { readonly at: string; readonly message: string } | null
+  /** The repository's `Retry-After`: no request goes to it before `at`. */
+  readonly notBefore: { readonly at: string; readonly reason: string } | null
   readonly interruptedUpgrade: { readonly previous: string; readonly target: string; readonly step: string; readonly pid: number } | null
   /** Why an old agent is not being upgraded, in words. */
   readonly notes: ReadonlyArray<string>
@@ -56,9 +60,14 @@ export const gather = (pidfile: string) =>
     const locks = yield* FileLock
     const repository = yield* Repository
     const state = yield* (yield* StateStore).get
+    const notBefore = NotBefore.inEffect(state, yield* Clock.currentTimeMillis)
 
     const installed = yield* read(Effect.map(packages.installedVersion, Option.getOrNull))
-    const published = yield* read(repository.latestVersion)
+    // Status, too, leaves the repository alone until its not-before time.
+    const published = yield* Option.match(notBefore, {
+      onNone: () => read(repository.latestVersion),
+      onSome: ({ at }) => Effect.succeed<Reading<string>>({ error: NotBefore.askedNotBefore(at) })
+    })
     const configured = yield* read(
       Effect.map(packages.repositoryState, (s) => ({
         base: repository.base,
@@ -109,6 +118,7 @@ export const gather = (pidfile: string) =>
         ? null
         : { ...state.failedVersion, at: iso(state.failedVersion.at) },
       lastError: state.lastError === undefined ? null : { at: iso(state.lastError.at), message: state.lastError.message },
+      notBefore: Option.match(notBefore, { onNone: () => null, onSome: ({ at, reason }) => ({ at: iso(at), reason }) }),
       interruptedUpgrade: state.journal === undefined
         ? null
         : { previous: state.journal.previous, target: state.journal.target, step: state.journal.step, pid: state.journal.pid },
@@ -132,7 +142,8 @@ export const formatText = (report: StatusReport): string => {
     ["last check", report.lastCheck === null ? "never" : `${report.lastCheck.at}: ${report.lastCheck.result}`],
     ["planned upgrade", report.plannedUpgrade === null ? "none" : `${report.plannedUpgrade.version} at ${report.plannedUpgrade.at}`],
     ["rolled-back version", report.failedVersion === null ? "none" : `${report.failedVersion.version} at ${report.failedVersion.at}`],
-    ["last error", report.lastError === null ? "none" : `${report.lastError.at}: ${report.lastError.message}`]
+    ["last error", report.lastError === null ? "none" : `${report.lastError.at}: ${report.lastError.message}`],
+    ["not before", report.notBefore === null ? "none" : `${report.notBefore.at} (the repository asked to wait: ${report.notBefore.reason})`]
   ]
   if (report.interruptedUpgrade !== null) {
     const u = report.interruptedUpgrade

@@ -7,6 +7,7 @@
  *   5. an old, running, idle agent is upgraded (downloaded first, then stopped, upgraded, started),
  *   6. an old, running, busy agent is waited for, holding its lock once released, then as in 5.
  */
+import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
@@ -20,11 +21,13 @@ import * as FileLock from "../services/FileLock.js"
 import { PackageManager } from "../services/PackageManager.js"
 import { Repository } from "../services/Repository.js"
 import { ShutdownInhibitor } from "../services/ShutdownInhibitor.js"
-import { StateStore } from "../services/StateStore.js"
+import { StateStore, type UpdaterState } from "../services/StateStore.js"
 import { UpdaterConfig } from "../services/UpdaterConfig.js"
 import { holdAgentLock } from "./AgentLock.js"
 import { notHealthy, staysRunning } from "./HealthCheck.js"
+import { describeDefect } from "./ExitCode.js"
 import { clearJournal, journal, type UpgradeInProgress } from "./Journal.js"
+import * as NotBefore from "./NotBefore.js"
 import { isUpdater } from "./Pidfile.js"
 import { recoverInterruptedUpgrade, type UnfinishedUpgrade } from "./Recovery.js"
 import { rememberFailed, restoreRunning, rollBack } from "./Rollback.js"
@@ -394,18 +397,35 @@ const passOnce = (options: PassOptions) =>
     return outcome._tag === "Upgraded" ? outcome : yield* done(outcome)
   }).pipe(Effect.scoped)
 
-/** One pass, its result remembered as the last check or the last error. */
+/** Saves `f` of the state at the current time; a state that cannot be saved is only a warning. */
+const remember = (f: (at: number) => (state: UpdaterState) => UpdaterState) =>
+  Effect.flatMap(Clock.currentTimeMillis, (at) => Effect.flatMap(StateStore, (store) => store.update(f(at)))).pipe(
+    Effect.catchAll((error) => Effect.logWarning(error.message))
+  )
+
+/** Remembers a defect as the last error, as a failed pass is. */
+export const rememberDefect = (cause: Cause.Cause<never>) =>
+  remember((at) => (state) => ({ ...state, lastError: { at, message: describeDefect(cause) } }))
+
+/** A failure is the last error, and a `Retry-After` it carries is the repository's not-before time. */
+const rememberFailure = (error: { readonly message: string }) =>
+  remember((at) => (state) => ({
+    ...state,
+    lastError: { at, message: error.message },
+    ...Option.match(NotBefore.afterFailure(error, at), { onNone: () => ({}), onSome: (notBefore) => ({ notBefore }) })
+  }))
+
+const rememberOutcome = (outcome: PassOutcome) =>
+  remember((at) => ({ notBefore: _, ...state }) => ({ ...state, lastCheck: { at, result: describeOutcome(outcome) } }))
+
+/**
+ * One pass, its result remembered as the last check or the last error (a defect too). It does not
+ * start before the repository's not-before time.
+ */
 export const pass = (options: PassOptions) =>
-  Effect.gen(function*() {
-    const store = yield* StateStore
-    const remember = (f: (at: number) => Parameters<typeof store.update>[0]) =>
-      Effect.flatMap(Clock.currentTimeMillis, (at) => store.update(f(at))).pipe(
-        Effect.catchAll((error) => Effect.logWarning(error.message))
-      )
-    return yield* passOnce(options).pipe(
-      Effect.tap((outcome) => remember((at) => (s) => ({ ...s, lastCheck: { at, result: describeOutcome(outcome) } }))),
-      Effect.tapError((error) => remember((at) => (s) => ({ ...s, lastError: { at, message: error.message } })))
-    )
-  })
+  Effect.zipRight(
+    NotBefore.check,
+    passOnce(options).pipe(Effect.tap(rememberOutcome), Effect.tapError(rememberFailure), Effect.tapDefect(rememberDefect))
+  )
 
 export const updatePass = pass({ upgrade: true })

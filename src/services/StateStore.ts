@@ -1,6 +1,7 @@
 /**
  * What the updater remembers between runs: the upgrade the daemon has planned,
- * a version that failed its health check, the last check and the last error, and
+ * a version that failed its health check, the last check and the last error, the
+ * time before which the repository asked not to be asked again, and
  * the journal of an upgrade in progress, written before each of its steps so
  * that the next run can recover from an updater that died half-way.
  */
@@ -74,6 +75,14 @@ export const FailedVersion = Schema.Struct({
 }).annotations({ identifier: "FailedVersion" })
 export interface FailedVersion extends Schema.Schema.Type<typeof FailedVersion> {}
 
+export const NotBefore = Schema.Struct({
+  /** No request goes to the repository before this time, in epoch milliseconds (at most a day after it was set). */
+  at: Schema.Number,
+  /** The failure that carried the server's `Retry-After`. */
+  reason: Schema.String
+}).annotations({ identifier: "NotBefore" })
+export interface NotBefore extends Schema.Schema.Type<typeof NotBefore> {}
+
 /**
  * What the state file holds. Fields it does not know (written by a newer
  * updater) are dropped, not an error; a known field that does not decode makes
@@ -89,7 +98,8 @@ export const StoredState = Schema.Struct({
   lastError: Schema.optional(
     Schema.Struct({ at: Schema.Number, message: Schema.String }).annotations({ identifier: "LastError" })
   ),
-  journal: Schema.optional(JournalEntry)
+  journal: Schema.optional(JournalEntry),
+  notBefore: Schema.optional(NotBefore)
 }).annotations({ identifier: "UpdaterState" })
 export interface StoredState extends Schema.Schema.Type<typeof StoredState> {}
 

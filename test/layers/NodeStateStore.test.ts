@@ -44,7 +44,8 @@ const fullState: UpdaterState = {
     agentWasRunning: true,
     holdsAgentLock: true,
     secured: { source: "rebuilt", file: "/var/lib/cloudbackup-updater/packages/driveclient_1.1.0-1_amd64.deb" }
-  }
+  },
+  notBefore: { at: 1_700_000_300_000, reason: "https://agentrepo.example/version.txt: HTTP status 429" }
 }
 
 describe("NodeStateStore", () => {
@@ -112,6 +113,11 @@ describe("NodeStateStore", () => {
       "a secured package from an unknown source",
       JSON.stringify({ journal: { ...fullState.journal, secured: { source: "usb", file: "/x.deb" } } }),
       `journal.secured.source: Expected "kept" | "repository" | "cache" | "rebuilt", actual "usb"`
+    ],
+    [
+      "a not-before time that is not a number",
+      JSON.stringify({ notBefore: { at: "tomorrow", reason: "HTTP status 429" } }),
+      `notBefore.at: Expected number, actual "tomorrow"`
     ]
   ]
 

@@ -2,6 +2,7 @@ import { describe, expect, it } from "@effect/vitest"
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
@@ -12,7 +13,15 @@ import { drawDelay } from "../../src/domain/RolloutDelay.js"
 import { AGENT_PID, SimulatedHostTag, UPDATER_PID } from "../../src/layers/SimulatedHost.js"
 import * as Daemon from "../../src/programs/Daemon.js"
 import { StateStore } from "../../src/services/StateStore.js"
-import { AGENT_LOCK, HEALTH_GRACE, repositoryFiles, simulatedRun } from "../support/SimulatedRun.js"
+import {
+  AGENT_LOCK,
+  HEALTH_GRACE,
+  repositoryFiles,
+  type Served,
+  simulatedRun,
+  throwing,
+  tooManyRequests
+} from "../support/SimulatedRun.js"
 
 const HOUR = 3_600_000
 const PIDFILE = "/run/cloudbackup-updater.pid"
@@ -20,7 +29,7 @@ const SEED = "daemon-test"
 const options = { pidfile: PIDFILE, interval: Duration.minutes(60), delayUnit: "hours" as const }
 
 const setup = (host: Parameters<typeof simulatedRun>[0], publish?: { version: string }) => {
-  const files = repositoryFiles("1.1.0")
+  const files: Record<string, Served> = repositoryFiles("1.1.0")
   if (publish) files["version.txt"] = { status: 200, body: `${publish.version}\n` }
   const requests: Array<{ path: string; at: number }> = []
   const layer = simulatedRun(host, files, requests)
@@ -301,6 +310,158 @@ describe("daemon", () => {
         yield* Fiber.join(interrupted)
         expect((yield* host.state)).toMatchObject({ installed: "1.2.0-1", agentRunning: true })
         expect(yield* host.locks.held).toEqual(new Map())
+      }).pipe(Effect.provide(layer))
+    })
+  })
+
+  describe("a defect (a throw inside a layer) in a check", () => {
+    it.effect("is logged with its cause, remembered as the last error, and the next check runs as planned", () => {
+      const { files, layer, requests } = setup({ installed: "1.1.0-1", offered: ["1.1.0-1"] })
+      return Effect.gen(function*() {
+        const store = yield* StateStore
+        const logs = captureLogs()
+        const served = files["version.txt"]!
+        files["version.txt"] = throwing("Invalid URL: ftp://mirror.example/version.txt")
+        const fiber = yield* Effect.fork(
+          Daemon.run(options).pipe(Logger.withMinimumLogLevel(LogLevel.Debug), Effect.provide(logs.layer))
+        )
+        yield* TestClock.adjust(Duration.seconds(1))
+        expect(logs.lines).toContain(
+          "ERROR internal error: Invalid URL: ftp://mirror.example/version.txt; going on with the next check"
+        )
+        const full = logs.lines.find((line) => line.startsWith("DEBUG the defect in full: "))
+        expect(full).toContain("TypeError: Invalid URL: ftp://mirror.example/version.txt")
+        expect((yield* store.get).lastError).toEqual({
+          at: 0,
+          message: "internal error: Invalid URL: ftp://mirror.example/version.txt"
+        })
+        expect(fiber.unsafePoll()).toBeNull()
+        files["version.txt"] = served
+        yield* TestClock.adjust(Duration.hours(2))
+        expect(versionReads(requests)).toEqual([0, 1, 2])
+        expect((yield* store.get).lastCheck).toEqual({ at: 2 * HOUR, result: "up to date (1.1.0-1)" })
+        expect(fiber.unsafePoll()).toBeNull()
+        yield* Fiber.interrupt(fiber)
+      }).pipe(Effect.provide(layer))
+    })
+
+    it.effect("in planning the upgrade: remembered, and the next check plans it", () => {
+      const { layer } = setup({ installed: "1.1.0-1", agentRunning: true, offered: ["1.1.0-1", "1.2.0-1"] }, { version: "1.2.0" })
+      return Effect.gen(function*() {
+        const store = yield* StateStore
+        let planWrites = 0
+        // The first write of a plan throws.
+        const flaky = StateStore.of({
+          get: store.get,
+          update: (f) =>
+            Effect.flatMap(store.get, (state) => {
+              if (state.plannedUpgrade === undefined && f(state).plannedUpgrade !== undefined && planWrites++ === 0) {
+                throw new RangeError("the state file said no")
+              }
+              return store.update(f)
+            })
+        })
+        const fiber = yield* Effect.fork(
+          Daemon.run(options).pipe(Effect.provideService(StateStore, flaky), Effect.withRandom(Random.make(SEED)))
+        )
+        yield* TestClock.adjust(Duration.seconds(1))
+        expect((yield* store.get).plannedUpgrade).toBeUndefined()
+        expect((yield* store.get).lastError).toEqual({ at: 0, message: "internal error: the state file said no" })
+        yield* TestClock.adjust(Duration.hours(1))
+        expect((yield* store.get).plannedUpgrade).toMatchObject({ version: "1.2.0" })
+        expect(fiber.unsafePoll()).toBeNull()
+        yield* Fiber.interrupt(fiber)
+      }).pipe(Effect.provide(layer))
+    })
+
+    it.effect("an interruption during a pass still ends the daemon, and no check runs after it", () => {
+      const { layer, requests } = setup({ installed: "1.1.0-1", agentRunning: true, offered: ["1.1.0-1", "1.2.0-1"] }, {
+        version: "1.2.0"
+      })
+      return Effect.gen(function*() {
+        const host = yield* SimulatedHostTag
+        yield* (yield* StateStore).update((s) => ({ ...s, plannedUpgrade: { version: "1.2.0", at: 0 } }))
+        yield* host.startBackup(Duration.hours(3))
+        const logs = captureLogs()
+        const fiber = yield* Effect.fork(
+          Daemon.run(options).pipe(Logger.withMinimumLogLevel(LogLevel.Info), Effect.provide(logs.layer))
+        )
+        yield* TestClock.adjust(Duration.minutes(30))
+        const exit = yield* Fiber.interrupt(fiber)
+        expect(Exit.isFailure(exit) && Exit.isInterrupted(exit)).toBe(true)
+        expect(logs.lines.at(-1)).toBe("INFO daemon stopped")
+        expect(logs.lines.filter((line) => line.startsWith("ERROR"))).toEqual([])
+        expect(yield* host.locks.held).toEqual(new Map([[AGENT_LOCK, AGENT_PID]]))
+        yield* TestClock.adjust(Duration.hours(3))
+        expect(versionReads(requests)).toEqual([0])
+      }).pipe(Effect.provide(layer))
+    })
+  })
+
+  describe("the repository's Retry-After", () => {
+    it.effect("a 429 at a check: no request until the not-before time, checked then, hourly again after", () => {
+      const { files, layer, requests } = setup({ installed: "1.1.0-1", offered: ["1.1.0-1"] })
+      return Effect.gen(function*() {
+        const store = yield* StateStore
+        const logs = captureLogs()
+        const served = files["version.txt"]!
+        files["version.txt"] = tooManyRequests(150 * 60_000)
+        const fiber = yield* Effect.fork(
+          Daemon.run(options).pipe(Logger.withMinimumLogLevel(LogLevel.Info), Effect.provide(logs.layer))
+        )
+        yield* TestClock.adjust(Duration.seconds(1))
+        files["version.txt"] = served
+        expect((yield* store.get).notBefore).toEqual({ at: 2.5 * HOUR, reason: "http://repo.test/version.txt: HTTP status 429" })
+        yield* TestClock.adjust(Duration.hours(2.5))
+        expect(versionReads(requests)).toEqual([0, 2.5])
+        expect((yield* store.get).notBefore).toBeUndefined()
+        yield* TestClock.adjust(Duration.hours(2))
+        expect(versionReads(requests)).toEqual([0, 2.5, 3, 4])
+        expect(logs.lines.filter((line) => line.includes("asked not to be asked again"))).toEqual([
+          "INFO the repository asked not to be asked again before 1970-01-01T02:30:00.000Z; the next check waits until then"
+        ])
+        yield* Fiber.interrupt(fiber)
+      }).pipe(Effect.provide(layer))
+    })
+
+    it.effect("a not-before time found at start holds the first check back; a planned upgrade waits for it too", () => {
+      const { layer, requests } = setup({ installed: "1.1.0-1", agentRunning: true, offered: ["1.1.0-1", "1.2.0-1"] }, {
+        version: "1.2.0"
+      })
+      return Effect.gen(function*() {
+        const host = yield* SimulatedHostTag
+        yield* (yield* StateStore).update((s) => ({
+          ...s,
+          plannedUpgrade: { version: "1.2.0", at: 0 },
+          notBefore: { at: 20 * HOUR, reason: "http://repo.test/version.txt: HTTP status 503" }
+        }))
+        const fiber = yield* Effect.fork(Daemon.run(options))
+        yield* TestClock.adjust(Duration.hours(19.9))
+        expect(requests).toEqual([])
+        expect((yield* host.state).installed).toBe("1.1.0-1")
+        yield* TestClock.adjust(Duration.hours(0.2))
+        expect(versionReads(requests)[0]).toBe(20)
+        expect((yield* host.state)).toMatchObject({ installed: "1.2.0-1", agentRunning: true })
+        yield* Fiber.interrupt(fiber)
+      }).pipe(Effect.provide(layer))
+    })
+
+    it.effect("a not-before time more than a day ahead (the wall clock was set back) is ignored", () => {
+      const { layer, requests } = setup({ installed: "1.1.0-1", offered: ["1.1.0-1"] })
+      return Effect.gen(function*() {
+        const { clock, jump } = yield* hostClock
+        yield* (yield* StateStore).update((s) => ({
+          ...s,
+          notBefore: { at: 2 * HOUR, reason: "http://repo.test/version.txt: HTTP status 429" }
+        }))
+        const fiber = yield* Effect.fork(Daemon.run(options).pipe(Effect.withClock(clock)))
+        yield* TestClock.adjust(Duration.minutes(30))
+        expect(requests).toEqual([])
+        yield* jump(-24 * HOUR)
+        yield* TestClock.adjust(Duration.minutes(31))
+        expect(versionReads(requests)).toEqual([1 - 24])
+        expect((yield* (yield* StateStore).get).notBefore).toBeUndefined()
+        yield* Fiber.interrupt(fiber)
       }).pipe(Effect.provide(layer))
     })
   })

@@ -1,9 +1,11 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as TestClock from "effect/TestClock"
 import { AGENT_PID, SimulatedHostTag, UPDATER_PID } from "../../src/layers/SimulatedHost.js"
 import { formatText, gather } from "../../src/programs/Status.js"
 import { updatePass } from "../../src/programs/UpdatePass.js"
+import { StateStore } from "../../src/services/StateStore.js"
 import { repositoryFiles, simulatedRun } from "../support/SimulatedRun.js"
 
 const PIDFILE = "/run/cloudbackup-updater.pid"
@@ -26,6 +28,7 @@ describe("status", () => {
         lastCheck: { at: "1970-01-01T01:00:00.000Z", result: "up to date (1.1.0-1)" },
         failedVersion: null,
         lastError: null,
+        notBefore: null,
         interruptedUpgrade: null
       })
       expect(report.notes).toEqual([
@@ -80,6 +83,49 @@ describe("status", () => {
         })
       )
     ))
+})
+
+describe("status and the repository's Retry-After", () => {
+  const TOO_MANY = "http://repo.test/version.txt: HTTP status 429"
+
+  it.effect("before the not-before time: shown, and the repository is not asked for the published version", () => {
+    const requests: Array<{ path: string; at: number }> = []
+    return Effect.gen(function*() {
+      const report = yield* gather(PIDFILE)
+      expect(report.notBefore).toEqual({ at: "1970-01-01T02:00:00.000Z", reason: TOO_MANY })
+      expect(report.published).toEqual({ error: "the repository asked not to be asked again before 1970-01-01T02:00:00.000Z" })
+      expect(requests).toEqual([])
+      const text = formatText(report)
+      expect(text.split("\n")).toContain(`not before:          1970-01-01T02:00:00.000Z (the repository asked to wait: ${TOO_MANY})`)
+      expect(text).toContain("published version:   unknown (the repository asked not to be asked again before 1970-01-01T02:00:00.000Z)\n")
+    }).pipe(
+      Effect.provide(
+        simulatedRun({ installed: "1.1.0-1", offered: ["1.1.0-1"] }, repositoryFiles("1.2.0"), requests, {
+          notBefore: { at: 2 * HOUR, reason: TOO_MANY }
+        })
+      )
+    )
+  })
+
+  it.effect("once it has passed (or when it is more than a day ahead): none, and the repository is asked", () => {
+    const requests: Array<{ path: string; at: number }> = []
+    return Effect.gen(function*() {
+      yield* TestClock.adjust(Duration.hours(2))
+      const report = yield* gather(PIDFILE)
+      expect(report.notBefore).toBeNull()
+      expect(report.published).toEqual({ value: "1.2.0" })
+      expect(formatText(report).split("\n")).toContain("not before:          none")
+      yield* (yield* StateStore).update((s) => ({ ...s, notBefore: { at: 27 * HOUR, reason: TOO_MANY } }))
+      expect((yield* gather(PIDFILE)).notBefore).toBeNull()
+      expect(requests.map((r) => r.path)).toEqual(["version.txt", "version.txt"])
+    }).pipe(
+      Effect.provide(
+        simulatedRun({ installed: "1.1.0-1", offered: ["1.1.0-1"] }, repositoryFiles("1.2.0"), requests, {
+          notBefore: { at: 2 * HOUR, reason: TOO_MANY }
+        })
+      )
+    )
+  })
 })
 
 describe("status after a pass that had no way back", () => {

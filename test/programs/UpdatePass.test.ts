@@ -1,12 +1,18 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as Duration from "effect/Duration"
+import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import * as Option from "effect/Option"
 import * as TestClock from "effect/TestClock"
 import { AGENT_PID, SimulatedHostTag } from "../../src/layers/SimulatedHost.js"
+import { EXIT_FAILED, verdict } from "../../src/programs/ExitCode.js"
+import { retryAfterOf } from "../../src/programs/NotBefore.js"
 import { updatePass } from "../../src/programs/UpdatePass.js"
-import { StateStore } from "../../src/services/StateStore.js"
-import { AGENT_LOCK, repositoryFiles, simulatedRun } from "../support/SimulatedRun.js"
+import { RepositoryError } from "../../src/services/Repository.js"
+import { StateStore, type UpdaterState } from "../../src/services/StateStore.js"
+import { AGENT_LOCK, repositoryFiles, simulatedRun, throwing, tooManyRequests } from "../support/SimulatedRun.js"
 
 const OLD_RUNNING = { installed: "1.1.0-1", agentRunning: true, offered: ["1.1.0-1", "1.2.0-1"] }
 
@@ -117,5 +123,105 @@ describe("updatePass on the simulated host", () => {
           hangTime: Duration.minutes(1)
         })
       )
+    ))
+})
+
+const HOUR = 3_600_000
+const UP_TO_DATE = { installed: "1.2.0-1", agentRunning: true, offered: ["1.2.0-1"] }
+const TOO_MANY = "http://repo.test/version.txt: HTTP status 429"
+
+/** The simulated host with the repository's requests noted. */
+const withRequests = (files: Parameters<typeof simulatedRun>[1], state?: UpdaterState) => {
+  const requests: Array<{ path: string; at: number }> = []
+  return { requests, layer: simulatedRun(UP_TO_DATE, files, requests, state) }
+}
+
+describe("the repository's Retry-After", () => {
+  it.effect.each([
+    ["a 429 asking for 2 hours", 2 * HOUR, 429, 2 * HOUR],
+    ["a 503 asking for 3 days, kept as one day", 72 * HOUR, 503, 24 * HOUR]
+  ] as const)("%s: the pass fails, and the not-before time is remembered with the failure", ([, wait, status, kept]) => {
+    const { layer } = withRequests({ ...repositoryFiles("1.2.0"), "version.txt": tooManyRequests(wait, status) })
+    return Effect.gen(function*() {
+      yield* TestClock.adjust(Duration.minutes(1))
+      const error = yield* Effect.flip(updatePass)
+      const reason = `http://repo.test/version.txt: HTTP status ${status}`
+      expect(error.message).toBe(reason)
+      const state = yield* (yield* StateStore).get
+      expect(state.notBefore).toEqual({ at: 60_000 + kept, reason })
+      expect(state.lastError).toEqual({ at: 60_000, message: reason })
+    }).pipe(Effect.provide(layer))
+  })
+
+  it.effect("a run before the not-before time fails with one line, without a request, the last error kept", () => {
+    const lastError = { at: 0, message: TOO_MANY }
+    const { layer, requests } = withRequests(repositoryFiles("1.2.0"), { notBefore: { at: 2 * HOUR, reason: TOO_MANY }, lastError })
+    return Effect.gen(function*() {
+      yield* TestClock.adjust(Duration.hours(1))
+      const exit = yield* Effect.exit(updatePass)
+      expect(verdict(exit, EXIT_FAILED)).toEqual({
+        code: EXIT_FAILED,
+        line: Option.some("the repository asked not to be asked again before 1970-01-01T02:00:00.000Z")
+      })
+      expect(requests).toEqual([])
+      expect(yield* eventsOf).toEqual([])
+      expect((yield* (yield* StateStore).get)).toEqual({ notBefore: { at: 2 * HOUR, reason: TOO_MANY }, lastError })
+    }).pipe(Effect.provide(layer))
+  })
+
+  it.effect("a run at the not-before time asks the repository again, and its success clears it", () => {
+    const { layer, requests } = withRequests(repositoryFiles("1.2.0"), { notBefore: { at: 2 * HOUR, reason: TOO_MANY } })
+    return Effect.gen(function*() {
+      yield* TestClock.adjust(Duration.hours(2))
+      expect((yield* updatePass)._tag).toBe("UpToDate")
+      expect(requests.map((r) => r.path)).toEqual(["version.txt"])
+      const state = yield* (yield* StateStore).get
+      expect(state.notBefore).toBeUndefined()
+      expect(state.lastCheck).toEqual({ at: 2 * HOUR, result: "up to date (1.2.0-1)" })
+    }).pipe(Effect.provide(layer))
+  })
+
+  it.effect("a failure without a Retry-After does not set one", () => {
+    const { layer } = withRequests({ ...repositoryFiles("1.2.0"), "version.txt": { status: 429, body: "" } })
+    return Effect.gen(function*() {
+      yield* Effect.flip(updatePass)
+      expect((yield* (yield* StateStore).get).notBefore).toBeUndefined()
+    }).pipe(Effect.provide(layer))
+  })
+
+  it.effect("a not-before time more than a day ahead (a clock that was wrong) is ignored, and cleared by the pass", () => {
+    const { layer, requests } = withRequests(repositoryFiles("1.2.0"), { notBefore: { at: 25 * HOUR, reason: TOO_MANY } })
+    return Effect.gen(function*() {
+      expect((yield* updatePass)._tag).toBe("UpToDate")
+      expect(requests.map((r) => r.path)).toEqual(["version.txt"])
+      expect((yield* (yield* StateStore).get).notBefore).toBeUndefined()
+    }).pipe(Effect.provide(layer))
+  })
+
+  it("the wait is found along the failure's cause chain", () => {
+    class Wrapped extends Data.TaggedError("Wrapped")<{ readonly cause: unknown }> {}
+    const asked = new RepositoryError({ url: "https://repo/key", detail: "HTTP status 503", retryAfterMillis: 30_000 })
+    expect(retryAfterOf(new Wrapped({ cause: new Wrapped({ cause: asked }) }))).toEqual(Option.some(30_000))
+    expect(retryAfterOf(new Wrapped({ cause: new RepositoryError({ url: "https://repo/key", detail: "x" }) }))).toEqual(
+      Option.none()
+    )
+    const loop: { cause?: unknown } = {}
+    loop.cause = loop
+    expect(retryAfterOf(loop)).toEqual(Option.none())
+  })
+})
+
+describe("a defect in a one-shot pass", () => {
+  it.effect("fails the run as an internal error, remembered as the last error", () =>
+    Effect.gen(function*() {
+      const exit = yield* Effect.exit(updatePass)
+      expect(Exit.isFailure(exit) && !Exit.isInterrupted(exit)).toBe(true)
+      expect(verdict(exit, EXIT_FAILED)).toEqual({
+        code: EXIT_FAILED,
+        line: Option.some("internal error: Invalid URL: file:///etc/shadow")
+      })
+      expect((yield* (yield* StateStore).get).lastError).toEqual({ at: 0, message: "internal error: Invalid URL: file:///etc/shadow" })
+    }).pipe(
+      Effect.provide(simulatedRun(UP_TO_DATE, { ...repositoryFiles("1.2.0"), "version.txt": throwing("Invalid URL: file:///etc/shadow") }))
     ))
 })

@@ -24,8 +24,11 @@ export const repositoryFiles = (version: string): Record<string, Response> => ({
   "redhat/drivesrvr.repo": { status: 200, body: REPO_FILE }
 })
 
+/** What the memory repository answers for a path: a response, or what the transport does instead (fails, throws). */
+export type Served = Response | ((url: string) => Effect.Effect<Response, HttpError>)
+
 /** Serves `files` (read at each request, so a test may change them) and notes each request's path and Clock time. */
-export const memoryHttp = (files: Record<string, Response>, requests: Array<{ path: string; at: number }> = []) =>
+export const memoryHttp = (files: Record<string, Served>, requests: Array<{ path: string; at: number }> = []) =>
   Layer.succeed(
     Http,
     make(
@@ -36,17 +39,29 @@ export const memoryHttp = (files: Record<string, Response>, requests: Array<{ pa
           const response = files[path]
           return response === undefined
             ? Effect.fail(new HttpError({ url, reason: "Network", detail: "connection refused" }))
+            : typeof response === "function"
+            ? response(url)
             : Effect.succeed(response)
         }),
       { timeout: Duration.seconds(30), maxBytes: 1024 * 1024, retries: 0, firstBackoff: Duration.seconds(1) }
     )
   )
 
+/** A 429 or 503 whose `Retry-After` asks for `retryAfterMillis` (as the live HTTP layer reports it). */
+export const tooManyRequests = (retryAfterMillis: number, status = 429): Served => (url) =>
+  Effect.fail(new HttpError({ url, reason: "Status", status, detail: `HTTP status ${status}`, retryAfterMillis }))
+
+/** A transport that throws, as one did on a redirect it could not follow: a defect, not an HttpError. */
+export const throwing = (message: string): Served => () =>
+  Effect.sync(() => {
+    throw new TypeError(message)
+  })
+
 export const quietLogs = Logger.minimumLogLevel(LogLevel.None)
 
 export const simulatedRun = (
   host: Omit<SimulatedHost.SimulatedHostOptions, "agentLock">,
-  files: Record<string, Response> = repositoryFiles("1.2.0"),
+  files: Record<string, Served> = repositoryFiles("1.2.0"),
   requests?: Array<{ path: string; at: number }>,
   state?: UpdaterState,
   configOverrides: Partial<UpdaterConfig.UpdaterConfigShape> = {}
