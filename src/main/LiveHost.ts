@@ -7,6 +7,7 @@ import type { PackageManagerKind } from "../services/PackageManager.js"
 import * as Repository from "../services/Repository.js"
 import * as UpdaterConfig from "../services/UpdaterConfig.js"
 import * as HostDetection from "./HostDetection.js"
+import * as NetworkSettings from "./NetworkSettings.js"
 import * as NodeFileLock from "../layers/NodeFileLock.js"
 import * as NodeHttp from "../layers/NodeHttp.js"
 import * as NodeShell from "../layers/NodeShell.js"
@@ -36,7 +37,11 @@ export const layer = (options: LiveHostOptions) => {
         )
     )
   )
-  const repository = Repository.layer.pipe(Layer.provide(NodeHttp.layer()))
+  // The proxy variables and the package manager's proxy are read here, once, and handed down.
+  const http = Layer.unwrapEffect(
+    Effect.sync(() => NodeHttp.layer(undefined, NetworkSettings.networkOptions(process.env, "/")))
+  )
+  const repository = Repository.layer.pipe(Layer.provide(http))
   return Layer.mergeAll(
     host.pipe(Layer.provide(repository)),
     NodeFileLock.layer,

@@ -4,7 +4,7 @@ import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Random from "effect/Random"
 import * as TestClock from "effect/TestClock"
-import { HttpError, make, type Response, type Transport } from "../../src/services/Http.js"
+import { HttpError, make, parseRetryAfter, type Response, type Transport } from "../../src/services/Http.js"
 
 const options = { timeout: Duration.seconds(10), maxBytes: 1024, retries: 3, firstBackoff: Duration.seconds(1) }
 
@@ -103,4 +103,59 @@ describe("Http.make", () => {
       within(gaps[1]!, 2000)
       within(gaps[2]!, 4000)
     }).pipe(Effect.withRandom(Random.make("backoff"))))
+
+  it.effect("does not retry a 429, and hands its Retry-After (seconds) to the error", () =>
+    Effect.gen(function*() {
+      const { transport, attempts } = scripted([{ status: 429, body: "", retryAfter: "120" }])
+      const result = yield* runWithClock(transport)
+      expect(attempts()).toBe(1)
+      expect(result._tag === "Left" && result.left.retryAfterMillis).toBe(120_000)
+      expect(result._tag === "Left" && result.left.message).toBe("GET http://repo/version.txt: HTTP status 429, retry after 2m")
+    }))
+
+  it.effect("does not retry a 503 whose Retry-After (an HTTP date) is longer than the backoff", () =>
+    Effect.gen(function*() {
+      // The test clock starts at the epoch: ten minutes from now.
+      const { transport, attempts } = scripted([{ status: 503, body: "", retryAfter: "Thu, 01 Jan 1970 00:10:00 GMT" }])
+      const result = yield* runWithClock(transport)
+      expect(attempts()).toBe(1)
+      expect(result._tag === "Left" && result.left.retryAfterMillis).toBe(600_000)
+    }))
+
+  it.effect("retries a 503 whose Retry-After fits within the backoff", () =>
+    Effect.gen(function*() {
+      const { transport, attempts } = scripted([{ status: 503, body: "", retryAfter: "0" }, { status: 200, body: "ok" }])
+      const result = yield* runWithClock(transport)
+      expect(attempts()).toBe(2)
+      expect(result._tag).toBe("Right")
+    }))
+
+  it.effect("never retries a refused redirect, an untrusted certificate, a bad proxy or URL", () =>
+    Effect.gen(function*() {
+      for (const reason of ["Redirect", "Tls", "Proxy", "Url"] as const) {
+        const { transport, attempts } = scripted([new HttpError({ url: "u", reason, detail: "no" })])
+        const result = yield* runWithClock(transport)
+        expect(attempts()).toBe(1)
+        expect(result._tag === "Left" && result.left.reason).toBe(reason)
+      }
+    }))
+})
+
+describe("parseRetryAfter", () => {
+  const now = Date.parse("2025-01-01T00:00:00Z")
+  it("reads delay-seconds and HTTP dates, bounded to 0…24 h", () => {
+    expect(parseRetryAfter("30", now)).toBe(30_000)
+    expect(parseRetryAfter(" 30 ", now)).toBe(30_000)
+    expect(parseRetryAfter("Wed, 01 Jan 2025 00:05:00 GMT", now)).toBe(300_000)
+    expect(parseRetryAfter("Tue, 31 Dec 2024 23:00:00 GMT", now)).toBe(0)
+    expect(parseRetryAfter("99999999", now)).toBe(24 * 3_600_000)
+    expect(parseRetryAfter("Fri, 01 Jan 2100 00:00:00 GMT", now)).toBe(24 * 3_600_000)
+  })
+  it("ignores what is neither", () => {
+    expect(parseRetryAfter(undefined, now)).toBeUndefined()
+    expect(parseRetryAfter("soon", now)).toBeUndefined()
+    expect(parseRetryAfter("-5", now)).toBeUndefined()
+    expect(parseRetryAfter("1.5", now)).toBeUndefined()
+    expect(parseRetryAfter("", now)).toBeUndefined()
+  })
 })
