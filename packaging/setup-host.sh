@@ -6,6 +6,7 @@
 #   rpm2archive         rpm2cpio (a dependency of rpm; named for clarity)
 #   lintian             the .deb's lintian check in the unit tests
 #   git                 build.sh dates the packages from the last commit (SOURCE_DATE_EPOCH)
+#   openssl             the throwaway CA and server certificates of the HTTPS tests
 set -eu
 export DEBIAN_FRONTEND=noninteractive
-apt-get install -y --no-install-recommends rpm rpm2cpio lintian git
+apt-get install -y --no-install-recommends rpm rpm2cpio lintian git openssl
