@@ -2,6 +2,7 @@
  * Finds an apt source entry for the agent repository in one-line (`.list`) or
  * deb822 (`.sources`) files, so that an existing entry is never added twice.
  */
+import { publicKeyProblem } from "./OpenPgpKey.js"
 
 export interface AptEntry {
   readonly uri: string
@@ -17,11 +18,22 @@ export const aptRepositoryUri = (base: string): string => `${base.replace(/\/+$/
 
 export const AGENT_SUITE = "serveragent"
 
-const normalizeUri = (uri: string): string => uri.replace(/\/+$/, "")
+/** A repository URI without its scheme and trailing slashes: `http://` and `https://` of one host and path name one repository. */
+const repositoryIdentity = (uri: string): string | undefined => {
+  try {
+    const url = new URL(uri)
+    if (url.protocol !== "http:" && url.protocol !== "https:") return undefined
+    return `${url.host}${url.pathname.replace(/\/+$/, "")}`
+  } catch {
+    return undefined
+  }
+}
+
+const lines = (text: string): ReadonlyArray<string> => text.split(/\r?\n/)
 
 export const parseOneLineSources = (text: string): ReadonlyArray<AptEntry> => {
   const entries: Array<AptEntry> = []
-  for (const raw of text.split("\n")) {
+  for (const raw of lines(text)) {
     const line = raw.replace(/#.*$/, "").trim()
     const match = /^deb\s+(?:\[([^\]]*)\]\s+)?(\S+)\s+(\S+)/.exec(line)
     if (match === null) continue
@@ -34,7 +46,7 @@ export const parseOneLineSources = (text: string): ReadonlyArray<AptEntry> => {
 
 export const parseDeb822Sources = (text: string): ReadonlyArray<AptEntry> => {
   const entries: Array<AptEntry> = []
-  for (const stanza of text.split(/\n\s*\n/)) {
+  for (const stanza of text.replace(/\r\n/g, "\n").split(/\n\s*\n/)) {
     const fields = new Map<string, string>()
     let last: string | undefined
     for (const line of stanza.split("\n")) {
@@ -64,12 +76,11 @@ export const parseDeb822Sources = (text: string): ReadonlyArray<AptEntry> => {
 export const parseSources = (fileName: string, text: string): ReadonlyArray<AptEntry> =>
   fileName.endsWith(".sources") ? parseDeb822Sources(text) : parseOneLineSources(text)
 
-/** Whether an entry points at the agent repository under `base`. */
-export const isAgentEntry = (entry: AptEntry, base: string): boolean =>
-  normalizeUri(entry.uri) === normalizeUri(aptRepositoryUri(base)) && entry.suite === AGENT_SUITE
+/** Whether an entry points at the agent repository under `base`, over http or https alike (a legacy entry). */
+export const isAgentEntry = (entry: AptEntry, base: string): boolean => {
+  const identity = repositoryIdentity(entry.uri)
+  return identity !== undefined && identity === repositoryIdentity(aptRepositoryUri(base)) && entry.suite === AGENT_SUITE
+}
 
-const ARMORED_KEY = /^-----BEGIN PGP PUBLIC KEY BLOCK-----\r?\n[\s\S]*\r?\n-----END PGP PUBLIC KEY BLOCK-----\s*$/
-
-/** Checks a downloaded `debian/agentrepo.key`; `undefined` when it is an armoured public key. */
-export const aptKeyProblem = (text: string): string | undefined =>
-  ARMORED_KEY.test(text.trimStart()) ? undefined : "not an ASCII-armoured OpenPGP public key"
+/** Checks a downloaded `debian/agentrepo.key`: `undefined` when it is a public key apt can use at `now`, else why not. */
+export const aptKeyProblem = (text: string, now: Date): string | undefined => publicKeyProblem(text, now)

@@ -8,3 +8,18 @@ export const dpkgQueryFoundNoPackage = (stderr: string): boolean => /no packages
 
 /** `apt-get install -d` exits 0 when no source offers the version any more, and says so. */
 export const aptCannotDownload = (output: string): boolean => /cannot be downloaded/.test(output)
+
+/**
+ * What apt says when a source's signature cannot be checked with the keys it has: gpgv's status
+ * words (apt 2: `NO_PUBKEY`, `EXPKEYSIG`, `KEYEXPIRED`, `REVKEYSIG`, `BADSIG`), sqv's (apt 3:
+ * "Missing key …", "OpenPGP signature verification failed"), and the closing
+ * `E: The repository '… InRelease' is not signed.` (or "no longer signed").
+ */
+const KEY_ERROR =
+  /NO_PUBKEY|EXPKEYSIG|KEYEXPIRED|REVKEYSIG|BADSIG|signatures couldn't be verified|signatures were invalid|is not signed|is no longer signed|signature verification failed|Missing key/
+
+/** Whether `output` of `apt-get update` reports a signature or key error for the source at `uri` (apt names it without its trailing slash). */
+export const aptKeyErrorFor = (output: string, uri: string): boolean => {
+  const source = uri.replace(/\/+$/, "")
+  return output.split("\n").some((line) => KEY_ERROR.test(line) && (line.includes(`${source} `) || line.includes(`${source}/ `)))
+}

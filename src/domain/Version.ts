@@ -35,26 +35,51 @@ export const upstreamOf = (packageVersion: string): string => {
 }
 
 /**
- * Compares two upstream versions: numeric dot-separated parts first (missing parts are 0),
- * then a suffix: `~rc1` sorts before no suffix, any other suffix (`+b1`) after it.
+ * Compares two upstream versions as dpkg does (`verrevcmp`): runs of non-digits compare character
+ * by character, `~` before the end before letters before anything else; runs of digits compare as
+ * numbers. So `1.2 < 1.2.0`, `1.2.0~rc1 < 1.2.0 < 1.2.0+b1`, `1.9 < 1.10`. rpm's `rpmvercmp` orders
+ * the versions the vendor publishes (digits, dots, `~`, a letter suffix) the same way; it differs
+ * only on separators (rpm ignores which one: `1.0_1` = `1.0.1`) and on `^`, which neither tool's
+ * agent versions use. `semver` fits none of this: `1.2` is not a semver version, and semver's
+ * `-rc1`/`+b1` mean what `~rc1` does not and nothing at all. It fits only the updater's own
+ * npm version, which nothing here compares.
  */
 export const compareUpstream = (a: string, b: string): -1 | 0 | 1 => {
-  const [aParts, aSuffix] = split(a)
-  const [bParts, bSuffix] = split(b)
-  for (let i = 0; i < Math.max(aParts.length, bParts.length); i++) {
-    const diff = (aParts[i] ?? 0n) - (bParts[i] ?? 0n)
-    if (diff !== 0n) return diff < 0n ? -1 : 1
+  let i = 0
+  let j = 0
+  while (i < a.length || j < b.length) {
+    while ((i < a.length && !isDigit(a[i]!)) || (j < b.length && !isDigit(b[j]!))) {
+      const diff = order(a[i]) - order(b[j])
+      if (diff !== 0) return diff < 0 ? -1 : 1
+      i++
+      j++
+    }
+    const [aDigits, bDigits] = [digitsAt(a, i), digitsAt(b, j)]
+    i += aDigits.length
+    j += bDigits.length
+    const diff = compareNumbers(aDigits, bDigits)
+    if (diff !== 0) return diff
   }
-  const rank = (suffix: string) => (suffix === "" ? 1 : suffix.startsWith("~") ? 0 : 2)
-  const diff = rank(aSuffix) - rank(bSuffix)
-  if (diff !== 0) return diff < 0 ? -1 : 1
-  return aSuffix === bSuffix ? 0 : aSuffix < bSuffix ? -1 : 1
+  return 0
 }
 
-const split = (version: string): [ReadonlyArray<bigint>, string] => {
-  const match = /^(\d+(?:\.\d+)*)(.*)$/.exec(version)
-  if (match === null) return [[], version]
-  return [match[1]!.split(".").map(BigInt), match[2]!]
+const isDigit = (char: string): boolean => char >= "0" && char <= "9"
+
+/** dpkg's weight of one character of a non-digit run; `undefined` is the run's (or the version's) end. */
+const order = (char: string | undefined): number => {
+  if (char === undefined || isDigit(char)) return 0
+  if (char === "~") return -1
+  if (/[A-Za-z]/.test(char)) return char.charCodeAt(0)
+  return char.charCodeAt(0) + 256
+}
+
+const digitsAt = (version: string, at: number): string => /^\d*/.exec(version.slice(at))![0]
+
+/** Decimal numbers of any length: no leading zeros, then the longer is larger, then as text. */
+const compareNumbers = (a: string, b: string): -1 | 0 | 1 => {
+  const [x, y] = [a.replace(/^0+/, ""), b.replace(/^0+/, "")]
+  if (x.length !== y.length) return x.length < y.length ? -1 : 1
+  return x === y ? 0 : x < y ? -1 : 1
 }
 
 /** Whether the installed package version is at least the published `version.txt` version. */

@@ -8,6 +8,7 @@ import * as Options from "@effect/cli/Options"
 import * as ValidationError from "@effect/cli/ValidationError"
 import type * as Effect from "effect/Effect"
 import * as EffectModule from "effect/Effect"
+import * as Either from "effect/Either"
 import type * as Option from "effect/Option"
 import { packageManagerNames } from "../layers/packageManagers/index.js"
 import { type ServiceManagerKind, serviceManagerKinds } from "../services/AgentService.js"
@@ -57,16 +58,38 @@ const repository = Options.text("repository").pipe(
   Options.withPseudoName("URI"),
   Options.withDescription(`Base URI of the remote agent repository (default ${DEFAULT_REPOSITORY}).`),
   Options.withDefault(DEFAULT_REPOSITORY),
-  Options.mapEffect((uri) => {
-    try {
-      const url = new URL(uri)
-      if ((url.protocol === "http:" || url.protocol === "https:") && url.search === "" && url.hash === "") {
-        return EffectModule.succeed(uri.replace(/\/+$/, ""))
-      }
-    } catch { /* reported below */ }
-    return EffectModule.fail(invalid(`-r/--repository: "${uri}" is not an http:// or https:// URI`))
-  })
+  Options.mapEffect((uri) =>
+    Either.match(normalizeRepository(uri), {
+      onLeft: (message) => EffectModule.fail(invalid(message)),
+      onRight: EffectModule.succeed
+    })
+  )
 )
+
+/**
+ * `-r` as it is written into sources lines, repo files and error lines: through `URL` (scheme and
+ * host in lower case, no default port), without trailing slashes. Refused: blank space or control
+ * characters (a newline would start a second sources line), user info (it would land in
+ * world-readable files; never echoed), a query or a fragment.
+ */
+export const normalizeRepository = (uri: string): Either.Either<string, string> => {
+  const option = "-r/--repository"
+  const notHttp = Either.left(`${option}: ${JSON.stringify(uri)} is not an http:// or https:// URI`)
+  if (!/^https?:\/\//i.test(uri)) return notHttp
+  // Before `URL`, which drops tabs and newlines silently.
+  if (/[\s\x00-\x1f\x7f]/.test(uri)) return Either.left(`${option}: ${JSON.stringify(uri)} holds blank space or a control character`)
+  let url: URL
+  try {
+    url = new URL(uri)
+  } catch {
+    return notHttp
+  }
+  if (url.username !== "" || url.password !== "" || /^[a-z]+:\/\/[^/]*@/i.test(uri)) {
+    return Either.left(`${option}: the URI holds a user name or password, which would be written to world-readable files`)
+  }
+  if (url.search !== "" || url.hash !== "" || /[?#]/.test(uri)) return Either.left(`${option}: "${uri}" has a query or a fragment`)
+  return Either.right(url.href.replace(/\/+$/, ""))
+}
 
 const verbose = Options.boolean("verbose").pipe(
   Options.withAlias("v"),

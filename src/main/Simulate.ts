@@ -106,7 +106,8 @@ export const simulate = Effect.gen(function*() {
   const repository = yield* EmbeddedRepositoryServer.serve({
     "version.txt": "1.2.0\n",
     "debian/agentrepo.key": SIMULATED_KEY,
-    "redhat/drivesrvr.repo": "[drivesrvr]\nname=Cloud Backup agent\nbaseurl=http://127.0.0.1/redhat/\ngpgcheck=1\n"
+    "redhat/drivesrvr.repo":
+      "[drivesrvr]\nname=Cloud Backup agent\nbaseurl=http://127.0.0.1/redhat/\ngpgcheck=1\ngpgkey=http://127.0.0.1/redhat/RPM-GPG-KEY-drivesrvr\n"
   })
   yield* Console.log(`embedded agent repository: ${repository.base} (version.txt: 1.2.0)`)
   const results = yield* Effect.forEach(scenarios, (scenario, index) => runScenario(repository.base, scenario, index))

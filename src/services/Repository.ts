@@ -2,6 +2,7 @@
  * The vendor's remote agent repository: the published version and the material
  * that configures it on a host. Everything it returns has been checked.
  */
+import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
@@ -69,12 +70,16 @@ export const make = Effect.gen(function*() {
     return found === undefined ? Either.right(body) : Either.left(found)
   }
 
+  /** A key is checked against the time it is fetched at: an expired key is refused. */
+  const keyChecked = (fetch: (check: (body: string) => Either.Either<string, string>) => Effect.Effect<string, RepositoryError>) =>
+    Effect.flatMap(Clock.currentTimeMillis, (now) => fetch(problemToEither((body) => aptKeyProblem(body, new Date(now)))))
+
   return Repository.of({
     base,
     latestVersion: fetchChecked("version.txt", parseVersionTxt),
-    aptKey: fetchChecked("debian/agentrepo.key", problemToEither(aptKeyProblem)),
-    yumRepoFile: fetchChecked("redhat/drivesrvr.repo", problemToEither(yumRepoProblem)),
-    signingKey: (url) => fetchUrlChecked(url, problemToEither(aptKeyProblem))
+    aptKey: keyChecked((check) => fetchChecked("debian/agentrepo.key", check)),
+    yumRepoFile: fetchChecked("redhat/drivesrvr.repo", problemToEither((body) => yumRepoProblem(body, base))),
+    signingKey: (url) => keyChecked((check) => fetchUrlChecked(url, check))
   })
 })
 

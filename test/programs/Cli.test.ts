@@ -7,7 +7,9 @@ import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
+import * as Either from "effect/Either"
 import { describe, expect, it } from "vitest"
+import { normalizeRepository } from "../../src/main/Cli.js"
 
 const BUNDLE = path.resolve(__dirname, "../../dist/cloudbackup-updater.js")
 
@@ -32,6 +34,18 @@ describe("cloudbackup-updater command line", () => {
     [["--service-manager", "upstart"], "--service-manager: \"upstart\" is not one of systemd, sysv"],
     [["-r", "ftp://mirror/agent"], "-r/--repository: \"ftp://mirror/agent\" is not an http:// or https:// URI"],
     [["-r", "not a uri"], "-r/--repository: \"not a uri\" is not an http:// or https:// URI"],
+    [
+      ["-r", "https://agentrepo.example.test\ndeb [trusted=yes] http://evil.example/ x main"],
+      "-r/--repository: \"https://agentrepo.example.test\\ndeb [trusted=yes] http://evil.example/ x main\" holds blank space or a control character"
+    ],
+    [["-r", "https://agentrepo.example.test/a b"], "-r/--repository: \"https://agentrepo.example.test/a b\" holds blank space or a control character"],
+    [["-r", "https://agentrepo.example.test/\tx"], "-r/--repository: \"https://agentrepo.example.test/\\tx\" holds blank space or a control character"],
+    [["-r", "https://agentrepo.example.test/\u0007"], "-r/--repository: \"https://agentrepo.example.test/\\u0007\" holds blank space or a control character"],
+    [["-r", "https://backup:s3cret@agentrepo.example.test"], "-r/--repository: the URI holds a user name or password, which would be written to world-readable files"],
+    [["-r", "https://backup@agentrepo.example.test"], "-r/--repository: the URI holds a user name or password, which would be written to world-readable files"],
+    [["-r", "https://agentrepo.example.test/?token=1"], "-r/--repository: \"https://agentrepo.example.test/?token=1\" has a query or a fragment"],
+    [["-r", "https://agentrepo.example.test/?"], "-r/--repository: \"https://agentrepo.example.test/?\" has a query or a fragment"],
+    [["-r", "https://agentrepo.example.test/#x"], "-r/--repository: \"https://agentrepo.example.test/#x\" has a query or a fragment"],
     [["--bogus"], "Received unknown argument: '--bogus'"],
     [["--max-wait", "soon"], "--max-wait: \"soon\" is not a whole number of minutes"],
     [["--health-grace", "-1"], "--health-grace: \"-1\" is not a whole number of seconds"],
@@ -71,5 +85,20 @@ describe("cloudbackup-updater command line", () => {
       expect(stdout).toContain(option)
     }
     expect(stdout).not.toContain("\x1b[")
+  })
+})
+
+describe("-r normalisation", () => {
+  it.each([
+    ["https://agentrepo.example.test", "https://agentrepo.example.test"],
+    ["https://agentrepo.example.test///", "https://agentrepo.example.test"],
+    ["HTTPS://AgentRepo.Example.TEST:443/Mirror/", "https://agentrepo.example.test/Mirror"],
+    ["http://127.0.0.1:8080/agent/", "http://127.0.0.1:8080/agent"]
+  ])("%s → %s", (value, normalised) => {
+    expect(normalizeRepository(value)).toEqual(Either.right(normalised))
+  })
+
+  it("never echoes a password", () => {
+    expect(Either.getLeft(normalizeRepository("https://u:hunter2@agentrepo.example.test")).pipe((left) => JSON.stringify(left))).not.toContain("hunter2")
   })
 })

@@ -7,9 +7,11 @@ import { Repository } from "../../src/services/Repository.js"
 import * as RepositoryModule from "../../src/services/Repository.js"
 import * as UpdaterConfig from "../../src/services/UpdaterConfig.js"
 import { closedPort, type Route, serve } from "../support/FaultyServer.js"
+import { REPOSITORY_KEY } from "../support/OpenPgpKeys.js"
 
-const KEY = "-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nmQINBGabc\n=abcd\n-----END PGP PUBLIC KEY BLOCK-----\n"
-const REPO = "[drivesrvr]\nname=agent\nbaseurl=http://127.0.0.1/redhat/\n"
+const KEY = REPOSITORY_KEY
+// Plain http URLs pass the repository policy only because the test server's base is plain http too.
+const REPO = "[drivesrvr]\nname=agent\nbaseurl=http://127.0.0.1/redhat/\ngpgcheck=1\ngpgkey=http://127.0.0.1/redhat/RPM-GPG-KEY\n"
 
 const fastHttp = NodeHttp.layer({
   timeout: Duration.millis(300),

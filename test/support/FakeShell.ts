@@ -65,6 +65,12 @@ export interface FakeHostInit {
    * manager's cache under it, and packages are installed from files there.
    */
   readonly root?: string
+  /**
+   * apt: the public key the agent repository's metadata is signed with. `apt-get update` of a
+   * sources file then fails with apt's NO_PUBKEY error while the keyring the file's agent entry
+   * names (under `root`) holds anything else.
+   */
+  readonly aptRepositoryKey?: string
 }
 
 export interface TranscriptEntry {
@@ -170,6 +176,7 @@ export const make = (init: FakeHostInit = {}): Effect.Effect<FakeHostService> =>
     const context: FakeHostContext = {
       model,
       files: PackageFiles.make(init.root),
+      aptRepositoryKey: init.aptRepositoryKey,
       lsbStatus: Effect.map(Ref.get(behaviour), (b) => b.lsbStatus),
       downloadTime: Effect.map(Ref.get(behaviour), (b) => b.downloadMillis),
       transactionTime: Effect.map(Ref.get(behaviour), (b) => b.transactionMillis)

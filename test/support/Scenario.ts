@@ -35,6 +35,7 @@ import {
   systemdCommands
 } from "./ExpectedCommands.js"
 import * as FakeShell from "./FakeShell.js"
+import { REPOSITORY_KEY } from "./OpenPgpKeys.js"
 import { tempRoot, writeHostFile, writeHostProgram } from "./TempRoot.js"
 
 export const BASE = "https://agentrepo.example.test"
@@ -45,14 +46,8 @@ export const AGENT_PID = 4242
 export const LOCK_POLL = Duration.seconds(30)
 export const SEARCH_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
 
-export const ARMORED_KEY = [
-  "-----BEGIN PGP PUBLIC KEY BLOCK-----",
-  "",
-  "mQINBGVkZXN0AQAAAQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
-  "=t3st",
-  "-----END PGP PUBLIC KEY BLOCK-----",
-  ""
-].join("\n")
+/** A real public key (gpg's): the updater decodes and checks it. */
+export const ARMORED_KEY = REPOSITORY_KEY
 
 export const YUM_REPO = [
   "[drivesrvr]",

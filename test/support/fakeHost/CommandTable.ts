@@ -19,6 +19,8 @@ export interface FakeHostContext {
   readonly lsbStatus: Effect.Effect<number | undefined>
   readonly downloadTime: Effect.Effect<Duration.DurationInput>
   readonly transactionTime: Effect.Effect<Duration.DurationInput>
+  /** apt: the key the agent repository is signed with (FakeHostInit.aptRepositoryKey). */
+  readonly aptRepositoryKey: string | undefined
 }
 
 export interface Call {

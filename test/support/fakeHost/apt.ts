@@ -1,7 +1,10 @@
 /** dpkg-query, apt-get, apt-cache, apt-mark, dpkg and dpkg-deb, as the fake host answers them. */
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as fs from "node:fs"
 import * as path from "node:path"
+import { parseSources } from "../../../src/domain/AptSources.js"
+import { parseArmoredPublicKey } from "../../../src/domain/OpenPgpKey.js"
 import {
   agentPresent,
   aptCandidate,
@@ -84,10 +87,36 @@ const policy = ({ host }: Call): Answer =>
     )
   })
 
-const update = ({ host }: Call): Answer =>
+/**
+ * apt 2's words when the keyring an agent entry of `sourcesFile` names does not hold the key the
+ * repository is signed with; undefined when it does (or the host has no such key).
+ */
+const keyError = ({ host }: Call, sourcesFile: string | undefined) => {
+  const signingKey = host.aptRepositoryKey
+  const root = host.files.root
+  if (signingKey === undefined || root === undefined || sourcesFile === undefined) return undefined
+  const entries = parseSources(sourcesFile, fs.readFileSync(path.join(root, sourcesFile), "utf8"))
+  const agent = entries.find((entry) => entry.suite === "serveragent")
+  if (agent === undefined) return undefined
+  const keyring = agent.signedBy === undefined ? undefined : path.join(root, agent.signedBy)
+  if (keyring !== undefined && fs.existsSync(keyring) && fs.readFileSync(keyring, "utf8") === signingKey) return undefined
+  const keyId = Either.getOrThrow(parseArmoredPublicKey(signingKey)).fingerprint.slice(-16)
+  const source = `${agent.uri.replace(/\/+$/, "")} serveragent InRelease`
+  const why = `The following signatures couldn't be verified because the public key is not available: NO_PUBKEY ${keyId}`
+  return result(
+    100,
+    `Get:1 ${source} [1234 B]\nErr:1 ${source}\n  ${why}\nReading package lists...\n`,
+    `W: GPG error: ${source}: ${why}\nE: The repository '${source}' is not signed.\nN: Updating from such a repository can't be done securely, and is therefore disabled by default.\nN: See apt-secure(8) manpage for repository creation and user configuration details.\n`
+  )
+}
+
+const update = (call: Call): Answer =>
   Effect.gen(function*() {
+    const { host } = call
     const { failures } = yield* host.model.state
     if (failures.refresh !== undefined) return result(100, "Reading package lists...\n", `${failures.refresh}\n`)
+    const unverified = keyError(call, call.holes.length > 0 ? `/${call.holes[0]}` : undefined)
+    if (unverified !== undefined) return unverified
     yield* host.model.refresh
     return result(0, "Hit:1 https://agentrepo.example/debian serveragent InRelease\nReading package lists...\n")
   })

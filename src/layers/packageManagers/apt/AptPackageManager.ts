@@ -2,16 +2,19 @@
  * PackageManager for apt (Debian, Ubuntu). Files are read and written under
  * `root`; the commands name the real host paths.
  */
+import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import { AGENT_PACKAGE } from "../../../domain/Agent.js"
 import { showholdListsAgent } from "../../../domain/AptMarkHolds.js"
 import { parsePolicyCandidate } from "../../../domain/AptPolicy.js"
-import { aptKeyProblem, aptSourceLine, isAgentEntry, parseSources } from "../../../domain/AptSources.js"
-import { aptCannotDownload, dpkgQueryFoundNoPackage } from "../../../domain/AptToolMessages.js"
+import { type AptEntry, aptKeyProblem, aptSourceLine, isAgentEntry, parseSources } from "../../../domain/AptSources.js"
+import { aptCannotDownload, aptKeyErrorFor, dpkgQueryFoundNoPackage } from "../../../domain/AptToolMessages.js"
 import { isDebVersion } from "../../../domain/DebVersion.js"
 import { dpkgPackages, isUnfinished, parseDpkgQuery, unfinishedState } from "../../../domain/DpkgQuery.js"
+import { parseArmoredPublicKey } from "../../../domain/OpenPgpKey.js"
 import {
   PackageManager,
   PackageManagerError,
@@ -20,7 +23,7 @@ import {
   type SecuredPackage
 } from "../../../services/PackageManager.js"
 import { Repository } from "../../../services/Repository.js"
-import { lastLine, Shell } from "../../../services/Shell.js"
+import { type CommandResult, lastLine, Shell } from "../../../services/Shell.js"
 import { UpdaterConfig } from "../../../services/UpdaterConfig.js"
 import { listDirectoryIfExists, makeDirectory, readTextIfExists, underRoot, writeFileAtomically } from "../../internal/HostFiles.js"
 import { findKept, findPackageFile, keep, keepFromCache } from "../../internal/KeptPackages.js"
@@ -86,16 +89,72 @@ export const make = (options: AptOptions) =>
       ])
     )
 
+    /** The first sources file with an entry for the agent repository, and that entry. */
     const findAgentEntry = (base: string) =>
       Effect.gen(function*() {
         for (const file of yield* sourcesFiles) {
           const text = yield* readTextIfExists(onHost(file))
-          if (Option.isSome(text) && parseSources(file, text.value).some((entry) => isAgentEntry(entry, base))) {
-            return Option.some(file)
-          }
+          const entry = Option.isSome(text) ? parseSources(file, text.value).find((entry) => isAgentEntry(entry, base)) : undefined
+          if (entry !== undefined) return Option.some({ file, entry })
         }
-        return Option.none<string>()
+        return Option.none<{ readonly file: string; readonly entry: AptEntry }>()
       }).pipe(Effect.mapError(fileFailure("read the apt sources")))
+
+    /** The repository's key, fetched and checked against the current time. */
+    const fetchAptKey = (operation: string) =>
+      Effect.gen(function*() {
+        const key = yield* repository.aptKey
+        const keyProblem = aptKeyProblem(key, new Date(yield* Clock.currentTimeMillis))
+        if (keyProblem !== undefined) return yield* new PackageManagerError({ operation, detail: keyProblem })
+        return key
+      })
+
+    const updateSource = (file: string) =>
+      aptCommands.run("apt-get update", [
+        "apt-get",
+        "update",
+        "-o",
+        `Dir::Etc::sourcelist=${file}`,
+        "-o",
+        "Dir::Etc::sourceparts=-",
+        "-o",
+        "APT::Get::List-Cleanup=0"
+      ], FETCH_TIMEOUT)
+
+    const fingerprintOf = (key: Option.Option<string>): string =>
+      Option.match(key, {
+        onNone: () => "none",
+        onSome: (text) => Either.match(parseArmoredPublicKey(text), { onLeft: () => "unreadable", onRight: (info) => info.fingerprint })
+      })
+
+    /**
+     * After `apt-get update` failed with a key error for the agent's source: the repository's key
+     * again, over https only, into the updater's own keyring only (a keyring an administrator's
+     * entry names is theirs to replace). Fails with the update's error and why nothing was done.
+     */
+    const replaceRotatedKey = (agent: { readonly file: string; readonly entry: AptEntry }, failed: CommandResult) =>
+      Effect.gen(function*() {
+        const operation = "apt-get update"
+        const refused = (why: string) => new PackageManagerError({ operation, detail: `${lastLine(failed)} (${why})` })
+        const signedBy = agent.entry.signedBy
+        if (signedBy !== KEYRING_FILE) {
+          return yield* refused(
+            `the agent's entry in ${agent.file} ${
+              signedBy === undefined ? "names no signed-by keyring" : `uses ${signedBy}`
+            }, not ${KEYRING_FILE}: its key is left to the administrator`
+          )
+        }
+        if (!base.startsWith("https://")) return yield* refused(`the key is not fetched again over plain http from ${base}`)
+        const key = yield* fetchAptKey(operation).pipe(
+          Effect.mapError((error) => refused(`fetching the key again: ${error.message}`))
+        )
+        const old = yield* readTextIfExists(onHost(KEYRING_FILE)).pipe(Effect.mapError(fileFailure(operation)))
+        if (Option.isSome(old) && old.value === key) {
+          return yield* refused(`the repository still serves the key ${fingerprintOf(old)}`)
+        }
+        yield* writeFileAtomically(onHost(KEYRING_FILE), key, 0o644).pipe(Effect.mapError(fileFailure(operation)))
+        yield* Effect.logInfo(`replaced the apt key of ${base} in ${KEYRING_FILE}: ${fingerprintOf(old)} -> ${fingerprintOf(Option.some(key))}`)
+      })
 
     /** The agent's dpkg-query lines; empty when dpkg has never heard of it. */
     const dpkgQuery = dpkg.runAccepting(
@@ -252,16 +311,14 @@ export const make = (options: AptOptions) =>
 
       installedVersion: Effect.map(dpkgQuery, parseDpkgQuery),
 
-      repositoryState: Effect.map(findAgentEntry(base), repositoryStateOf),
+      repositoryState: Effect.map(findAgentEntry(base), (agent) => repositoryStateOf(Option.map(agent, ({ file }) => file))),
 
       configureRepository: Effect.gen(function*() {
         const operation = "configure the apt repository"
-        const key = yield* repository.aptKey
-        const keyProblem = aptKeyProblem(key)
-        if (keyProblem !== undefined) return yield* new PackageManagerError({ operation, detail: keyProblem })
+        const key = yield* fetchAptKey(operation)
         // A second entry for the same repository, with another signed-by, would break every apt command.
         const existing = yield* findAgentEntry(base)
-        if (Option.isSome(existing) && existing.value !== AGENT_SOURCES_FILE) return
+        if (Option.isSome(existing) && existing.value.file !== AGENT_SOURCES_FILE) return
         yield* Effect.gen(function*() {
           yield* makeDirectory(onHost(KEYRING_DIR), 0o755)
           yield* makeDirectory(onHost(SOURCES_DIR), 0o755)
@@ -270,24 +327,22 @@ export const make = (options: AptOptions) =>
         }).pipe(Effect.mapError(fileFailure(operation)))
       }),
 
-      refresh: findAgentEntry(base).pipe(
-        Effect.flatMap(Option.match({
-          // No entry of its own (cannot happen after configureRepository): update every source.
-          onNone: () => apt("apt-get update", ["apt-get", "update"], FETCH_TIMEOUT),
-          onSome: (file) =>
-            apt("apt-get update", [
-              "apt-get",
-              "update",
-              "-o",
-              `Dir::Etc::sourcelist=${file}`,
-              "-o",
-              "Dir::Etc::sourceparts=-",
-              "-o",
-              "APT::Get::List-Cleanup=0"
-            ], FETCH_TIMEOUT)
-        })),
-        Effect.asVoid
-      ),
+      refresh: Effect.gen(function*() {
+        const agent = yield* findAgentEntry(base)
+        // No entry of its own (cannot happen after configureRepository): update every source.
+        if (Option.isNone(agent)) return yield* apt("apt-get update", ["apt-get", "update"], FETCH_TIMEOUT)
+        const update = updateSource(agent.value.file)
+        const first = yield* update
+        if (first.exitCode === 0) return
+        if (!aptKeyErrorFor(`${first.stderr}\n${first.stdout}`, agent.value.entry.uri)) {
+          return yield* new PackageManagerError({ operation: "apt-get update", detail: lastLine(first) })
+        }
+        yield* replaceRotatedKey(agent.value, first)
+        const second = yield* update
+        if (second.exitCode !== 0) {
+          return yield* new PackageManagerError({ operation: "apt-get update", detail: `${lastLine(second)} (also with the key fetched again)` })
+        }
+      }).pipe(Effect.asVoid),
 
       candidateVersion: apt("apt-cache policy", ["apt-cache", "policy", AGENT_PACKAGE], QUERY_TIMEOUT).pipe(
         Effect.map((result) => parsePolicyCandidate(result.stdout))

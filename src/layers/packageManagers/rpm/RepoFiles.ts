@@ -10,7 +10,7 @@ import { PackageManagerError } from "../../../services/PackageManager.js"
 import { listDirectoryIfExists, makeDirectory, readTextIfExists, underRoot, writeFileAtomically } from "../../internal/HostFiles.js"
 import { fileFailure } from "../../internal/PackageCommands.js"
 
-export const repoFiles = (root: string, reposDir: string, tool: string) => {
+export const repoFiles = (root: string, reposDir: string, tool: string, base: string) => {
   const agentRepoFile = `${reposDir}/${YUM_REPO_SECTION}.repo`
 
   /** The repo file that defines the agent repository, if one does. */
@@ -28,7 +28,7 @@ export const repoFiles = (root: string, reposDir: string, tool: string) => {
   const configure = (content: string) =>
     Effect.gen(function*() {
       const operation = `configure the ${tool} repository`
-      const problem = yumRepoProblem(content)
+      const problem = yumRepoProblem(content, base)
       if (problem !== undefined) return yield* new PackageManagerError({ operation, detail: problem })
       // A second [drivesrvr] definition would make the package manager complain on every run.
       const existing = yield* find

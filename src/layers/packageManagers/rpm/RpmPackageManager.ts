@@ -67,7 +67,7 @@ export const make = (options: RpmOptions) =>
 
     const installedVersion = Effect.map(installedVersions, newestRpmVersion)
 
-    const agentRepository = repoFiles(options.root, REPOS_DIR, flavor)
+    const agentRepository = repoFiles(options.root, REPOS_DIR, flavor, repository.base)
 
     /** dnf's `install` leaves an installed package alone (dnf5), so an installed agent is upgraded. */
     const transactionVerb = installedVersion.pipe(

@@ -67,7 +67,7 @@ export const make = (options: ZypperOptions) =>
     const repository = yield* Repository
     const commands = packageCommands(shell, ZYPPER_ENV, zypperFailureLine)
     const onHost = (hostPath: string) => underRoot(options.root, hostPath)
-    const agentRepository = repoFiles(options.root, REPOS_DIR, "zypper")
+    const agentRepository = repoFiles(options.root, REPOS_DIR, "zypper", repository.base)
 
     const installedVersions = RpmDatabase.installedVersions(commands)
     const installedVersion = Effect.map(installedVersions, (versions) => Option.map(RpmDatabase.installedAgentOf(versions), (a) => a.version))

@@ -1,7 +1,9 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Logger from "effect/Logger"
 import * as Option from "effect/Option"
+import * as TestClock from "effect/TestClock"
 import * as AptPackageManager from "../../../../src/layers/packageManagers/apt/AptPackageManager.js"
 import { Shell, ShellError, type ShellShape } from "../../../../src/services/Shell.js"
 import { cannedShell } from "../../../support/CannedShell.js"
@@ -18,6 +20,13 @@ import {
   DPKG_QUERY
 } from "../../../support/ExpectedCommands.js"
 import * as FakeShell from "../../../support/FakeShell.js"
+import {
+  fixtureKey,
+  REPOSITORY_KEY,
+  REPOSITORY_KEY_FINGERPRINT,
+  ROTATED_KEY,
+  ROTATED_KEY_FINGERPRINT
+} from "../../../support/OpenPgpKeys.js"
 import { remoteRepository } from "../../../support/RemoteRepository.js"
 import {
   hostFileExists,
@@ -29,7 +38,7 @@ import {
   writeHostFile
 } from "../../../support/TempRoot.js"
 
-const KEY = "-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nmQINBGVkZXN0\n=t3st\n-----END PGP PUBLIC KEY BLOCK-----\n"
+const KEY = REPOSITORY_KEY
 const APT_ENV = {
   DEBIAN_FRONTEND: "noninteractive",
   LC_ALL: "C",
@@ -247,6 +256,27 @@ describe("AptPackageManager.configureRepository", () => {
       expect(error._tag).toBe("RepositoryError")
       expect(error.message).toContain("debian/agentrepo.key")
       expect(yield* hostFileExists(root, "/etc/apt/sources.list.d/driveclient.list")).toBe(false)
+    }))
+
+  it.scoped.each([
+    { what: "garbage", key: "garbage\n", problem: "not an ASCII-armoured OpenPGP public key" },
+    { what: "a private key", key: fixtureKey("private"), problem: "a private key block, not a public key" },
+    {
+      what: "a corrupted checksum",
+      key: REPOSITORY_KEY.replace(/\n=(.)/, (_, first: string) => `\n=${first === "A" ? "B" : "A"}`),
+      problem: "the key's armour checksum does not match (a damaged key)"
+    },
+    { what: "an expired key", key: fixtureKey("expired"), problem: "the key 7DDBAC7942A7FC6BE27A78F8A4B933780ADACB2F expired on 2020-06-01" },
+    { what: "a revoked key", key: fixtureKey("revoked"), problem: "the key D53779111DC71D4705C919937B3533535F0B1471 is revoked" }
+  ])("$what as the repository key: refused with one line, nothing written", ({ key, problem }) =>
+    Effect.gen(function*() {
+      yield* TestClock.setTime(Date.parse("2027-01-01T00:00:00Z"))
+      const { root, host, packages } = yield* withFakeHost({}, { "debian/agentrepo.key": key })
+      const error = yield* Effect.flip(packages.configureRepository)
+      expect(error.message).toBe(`https://agentrepo.example.test/debian/agentrepo.key: ${problem}`)
+      expect(yield* hostFileExists(root, "/etc/apt/keyrings")).toBe(false)
+      expect(yield* hostFileExists(root, "/etc/apt/sources.list.d")).toBe(false)
+      expect(yield* host.commands).toEqual([])
     }))
 
   it.scoped("a key that is not an armoured public key is refused and nothing is written", () =>
@@ -553,5 +583,167 @@ describe("AptPackageManager.repair", () => {
       }))
       const error = yield* Effect.flip(packages.repair)
       expect(error.message).toBe("dpkg --audit failed: newline in field name")
+    }))
+})
+
+describe("AptPackageManager.refresh: a rotated repository key", () => {
+  const AGENT_LIST = "/etc/apt/sources.list.d/driveclient.list"
+  const KEYRING = "/etc/apt/keyrings/driveclient.asc"
+  const OWN_ENTRY = `deb [arch=amd64 signed-by=${KEYRING}] https://agentrepo.example.test/debian/ serveragent main\n`
+
+  /** A host whose agent entry is `entry` in `file`, whose keyring holds the old key, and whose repository is signed with `signedWith`. */
+  const rotatedHost = (options: {
+    readonly signedWith: string
+    readonly served: Readonly<Record<string, string>>
+    readonly file?: string
+    readonly entry?: string
+    readonly base?: string
+    readonly refreshFailure?: string
+  }) =>
+    Effect.gen(function*() {
+      const root = yield* tempRoot
+      yield* writeHostFile(root, KEYRING, REPOSITORY_KEY)
+      yield* writeHostFile(root, options.file ?? AGENT_LIST, options.entry ?? OWN_ENTRY)
+      const host = yield* FakeShell.make({
+        root,
+        aptRepositoryKey: options.signedWith,
+        ...(options.refreshFailure === undefined ? {} : { failures: { refresh: options.refreshFailure } })
+      })
+      const logs: Array<string> = []
+      const packages = yield* AptPackageManager.make({ root }).pipe(
+        Effect.provideService(Shell, host.shell),
+        Effect.provide(remoteRepository(options.served, options.base))
+      )
+      const refresh = packages.refresh.pipe(
+        Effect.provide(Logger.replace(Logger.defaultLogger, Logger.make(({ message }) => logs.push(String(message)))))
+      )
+      return { root, host, refresh, logs }
+    })
+
+  it.scoped("NO_PUBKEY for the agent's source: the key is fetched again, replaced, the update retried once, both fingerprints logged", () =>
+    Effect.gen(function*() {
+      const { host, logs, refresh, root } = yield* rotatedHost({
+        signedWith: ROTATED_KEY,
+        served: { "debian/agentrepo.key": ROTATED_KEY }
+      })
+      yield* refresh
+      expect(yield* host.commands).toEqual([aptUpdate(AGENT_LIST), aptUpdate(AGENT_LIST)])
+      expect((yield* host.transcript).map((entry) => entry.exit)).toEqual([100, 0])
+      expect(yield* readHostFile(root, KEYRING)).toBe(ROTATED_KEY)
+      expect(yield* modeOf(root, KEYRING)).toBe(0o644)
+      expect(yield* listHostDirectory(root, "/etc/apt/keyrings")).toEqual(["driveclient.asc"])
+      expect(logs).toEqual([
+        `replaced the apt key of https://agentrepo.example.test in ${KEYRING}: ${REPOSITORY_KEY_FINGERPRINT} -> ${ROTATED_KEY_FINGERPRINT}`
+      ])
+      expect((yield* host.state).refreshed).toBe(true)
+    }))
+
+  it.scoped("a legacy http entry naming the updater's keyring is mended the same way", () =>
+    Effect.gen(function*() {
+      const { host, refresh, root } = yield* rotatedHost({
+        signedWith: ROTATED_KEY,
+        served: { "debian/agentrepo.key": ROTATED_KEY },
+        file: "/etc/apt/sources.list",
+        entry: `deb [signed-by=${KEYRING}] http://agentrepo.example.test/debian serveragent main\n`
+      })
+      yield* refresh
+      expect(yield* host.commands).toEqual([aptUpdate("/etc/apt/sources.list"), aptUpdate("/etc/apt/sources.list")])
+      expect(yield* readHostFile(root, KEYRING)).toBe(ROTATED_KEY)
+    }))
+
+  const refusals: ReadonlyArray<{ readonly what: string; readonly options: Parameters<typeof rotatedHost>[0]; readonly why: string }> = [
+    {
+      what: "the repository still serves the key apt rejects",
+      options: { signedWith: ROTATED_KEY, served: { "debian/agentrepo.key": REPOSITORY_KEY } },
+      why: `the repository still serves the key ${REPOSITORY_KEY_FINGERPRINT}`
+    },
+    {
+      what: "the key fetched again is an HTML page",
+      options: { signedWith: ROTATED_KEY, served: { "debian/agentrepo.key": "<html>maintenance</html>" } },
+      why: "fetching the key again: https://agentrepo.example.test/debian/agentrepo.key: not an ASCII-armoured OpenPGP public key"
+    },
+    {
+      what: "the key fetched again is a private key",
+      options: { signedWith: ROTATED_KEY, served: { "debian/agentrepo.key": fixtureKey("private") } },
+      why: "fetching the key again: https://agentrepo.example.test/debian/agentrepo.key: a private key block, not a public key"
+    },
+    {
+      what: "the key is gone from the repository",
+      options: { signedWith: ROTATED_KEY, served: {} },
+      why: "fetching the key again: https://agentrepo.example.test/debian/agentrepo.key: HTTP status 404"
+    },
+    {
+      what: "the -r base is plain http",
+      options: {
+          signedWith: ROTATED_KEY,
+          served: { "debian/agentrepo.key": ROTATED_KEY },
+          base: "http://agentrepo.example.test",
+          entry: `deb [signed-by=${KEYRING}] http://agentrepo.example.test/debian/ serveragent main\n`
+        },
+      why: "the key is not fetched again over plain http from http://agentrepo.example.test"
+    },
+    {
+      what: "an administrator's entry names another keyring",
+      options: {
+          signedWith: ROTATED_KEY,
+          served: { "debian/agentrepo.key": ROTATED_KEY },
+          file: "/etc/apt/sources.list.d/vendor.list",
+          entry: "deb [signed-by=/etc/apt/keyrings/vendor.gpg] https://agentrepo.example.test/debian/ serveragent main\n"
+        },
+      why: `the agent's entry in /etc/apt/sources.list.d/vendor.list uses /etc/apt/keyrings/vendor.gpg, not ${KEYRING}: its key is left to the administrator`
+    },
+    {
+      what: "a legacy entry names no keyring",
+      options: {
+          signedWith: ROTATED_KEY,
+          served: { "debian/agentrepo.key": ROTATED_KEY },
+          file: "/etc/apt/sources.list",
+          entry: "deb https://agentrepo.example.test/debian serveragent main\n"
+        },
+      why: `the agent's entry in /etc/apt/sources.list names no signed-by keyring, not ${KEYRING}: its key is left to the administrator`
+    }
+  ]
+
+  it.scoped.each(refusals)("$what: one line, the keyring untouched, no retry", ({ options, why }) =>
+    Effect.gen(function*() {
+      const { host, logs, refresh, root } = yield* rotatedHost(options)
+      const error = yield* Effect.flip(refresh)
+      // apt names the source by the entry's URI, without its trailing slash.
+      const source = /(https?:\/\/\S+?)\/? serveragent/.exec(options.entry ?? OWN_ENTRY)![1]
+      expect(error.message).toBe(`apt-get update failed: E: The repository '${source} serveragent InRelease' is not signed. (${why})`)
+      expect(error.message).not.toContain("\n")
+      expect(yield* host.commands).toHaveLength(1)
+      expect(yield* readHostFile(root, KEYRING)).toBe(REPOSITORY_KEY)
+      expect(yield* listHostDirectory(root, "/etc/apt/keyrings")).toEqual(["driveclient.asc"])
+      expect(logs).toEqual([])
+    }))
+
+  it.scoped("still refused with the key fetched again: one retry, then apt's error", () =>
+    Effect.gen(function*() {
+      const { host, refresh, root } = yield* rotatedHost({
+        signedWith: fixtureKey("nistp256"),
+        served: { "debian/agentrepo.key": ROTATED_KEY }
+      })
+      const error = yield* Effect.flip(refresh)
+      expect(error.message).toBe(
+        "apt-get update failed: E: The repository 'https://agentrepo.example.test/debian serveragent InRelease' is not signed. (also with the key fetched again)"
+      )
+      expect(yield* host.commands).toEqual([aptUpdate(AGENT_LIST), aptUpdate(AGENT_LIST)])
+      expect(yield* readHostFile(root, KEYRING)).toBe(ROTATED_KEY)
+    }))
+
+  it.scoped("another failure of apt-get update is reported as it is: no key fetched, nothing written", () =>
+    Effect.gen(function*() {
+      const failure =
+        "E: Failed to fetch https://agentrepo.example.test/debian/dists/serveragent/InRelease  Could not resolve 'agentrepo.example.test'"
+      const { host, refresh, root } = yield* rotatedHost({
+        signedWith: ROTATED_KEY,
+        served: { "debian/agentrepo.key": ROTATED_KEY },
+        refreshFailure: failure
+      })
+      const error = yield* Effect.flip(refresh)
+      expect(error.message).toBe(`apt-get update failed: ${failure}`)
+      expect(yield* host.commands).toHaveLength(1)
+      expect(yield* readHostFile(root, KEYRING)).toBe(REPOSITORY_KEY)
     }))
 })

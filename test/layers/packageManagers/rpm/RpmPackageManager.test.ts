@@ -27,7 +27,8 @@ import {
   writeHostProgram
 } from "../../../support/TempRoot.js"
 
-const REPO = "[drivesrvr]\nname=Cloud Backup agent\nbaseurl=https://agentrepo.example.test/redhat/$basearch/\nenabled=1\n"
+const REPO =
+  "[drivesrvr]\nname=Cloud Backup agent\nbaseurl=https://agentrepo.example.test/redhat/$basearch/\nenabled=1\ngpgcheck=1\ngpgkey=https://agentrepo.example.test/redhat/RPM-GPG-KEY-drivesrvr\n"
 
 const withShell = (
   flavor: RpmPackageManager.RpmFlavor,

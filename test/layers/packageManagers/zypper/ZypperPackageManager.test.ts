@@ -26,6 +26,7 @@ import {
 } from "../../../support/ExpectedCommands.js"
 import * as FakeShell from "../../../support/FakeShell.js"
 import { deadPid } from "../../../support/LockTesting.js"
+import { REPOSITORY_KEY } from "../../../support/OpenPgpKeys.js"
 import { BASE, remoteRepository } from "../../../support/RemoteRepository.js"
 import {
   hostFileExists,
@@ -37,7 +38,7 @@ import {
   writeHostFile
 } from "../../../support/TempRoot.js"
 
-const KEY = "-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nmQINBGVkZXN0\n=t3st\n-----END PGP PUBLIC KEY BLOCK-----\n"
+const KEY = REPOSITORY_KEY
 const KEY_URL = `${BASE}/redhat/RPM-GPG-KEY-drivesrvr`
 const REPO_WITHOUT_KEY = "[drivesrvr]\nname=Cloud Backup agent\nbaseurl=https://agentrepo.example.test/redhat/\nenabled=1\ngpgcheck=1\n"
 const REPO = `${REPO_WITHOUT_KEY}gpgkey=${KEY_URL}\n`
