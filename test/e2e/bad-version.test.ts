@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { expectNoLocks, expectNoStrayProcesses } from "./lib/checks.js"
 import { describeResult } from "./lib/exec.js"
 import { unusedPort } from "./lib/net.js"
-import { PMS } from "./lib/packageManagers.js"
+import { ALL_PMS } from "./lib/packageManagers.js"
 import { type Fault, Faults } from "./lib/repoServer.js"
 import { Scenario, type Snapshot } from "./lib/scenario.js"
 
@@ -30,7 +30,7 @@ const CASES: ReadonlyArray<BadCase> = [
   { name: "nothing listening", unreachable: true, names: /version\.txt|127\.0\.0\.1|refused/i }
 ]
 
-describe.each(PMS)("bad version.txt with %s", (pm) => {
+describe.each(ALL_PMS)("bad version.txt with %s", (pm) => {
   // One root for all cases: each must leave it exactly as it found it.
   let s: Scenario
   let baseline: Snapshot

@@ -7,11 +7,11 @@
 import { describe, expect, it } from "vitest"
 import { expectCleanAfterPass } from "./lib/checks.js"
 import { describeResult } from "./lib/exec.js"
-import { PMS, upstream } from "./lib/packageManagers.js"
+import { ALL_PMS, upstream } from "./lib/packageManagers.js"
 import { sampleCpu } from "./lib/procfs.js"
 import { useScenarios } from "./lib/scenario.js"
 
-describe.each(PMS)("concurrent one-shot updaters with %s", (pm) => {
+describe.each(ALL_PMS)("concurrent one-shot updaters with %s", (pm) => {
   const scenarios = useScenarios()
 
   it("perform exactly one upgrade between them", async () => {

@@ -8,13 +8,13 @@ import { expectCleanAfterPass } from "./lib/checks.js"
 import { outages } from "./lib/events.js"
 import { describeResult } from "./lib/exec.js"
 import { BIG_PADDING_MIB } from "./lib/fixtures.js"
-import { PMS, upstream } from "./lib/packageManagers.js"
+import { ALL_PMS, upstream } from "./lib/packageManagers.js"
 import { useScenarios } from "./lib/scenario.js"
 
 const RATE = 4 * 1024 * 1024
 const BIG_PACKAGE = /driveclient[-_]1\.2\.0-1.*\.(deb|rpm)$/
 
-describe.each(PMS)("large download with %s", (pm) => {
+describe.each(ALL_PMS)("large download with %s", (pm) => {
   const scenarios = useScenarios()
 
   it("keeps the agent running while the package downloads", async () => {

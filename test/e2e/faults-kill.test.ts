@@ -30,7 +30,7 @@ import {
   watchFor
 } from "./lib/faults.js"
 import { stopsWhileAgentLocked } from "./lib/events.js"
-import { PMS, upstream } from "./lib/packageManagers.js"
+import { ALL_PMS, upstream } from "./lib/packageManagers.js"
 import { IN_ROOT } from "./lib/paths.js"
 import { isAlive, sleep } from "./lib/procfs.js"
 import { type Scenario, useScenarios } from "./lib/scenario.js"
@@ -64,7 +64,7 @@ const describeAgent = async (s: Scenario) =>
 /** The lines of the next run that say what it did about the interrupted upgrade. */
 const RECOVERY_LINE = /recovering|repaired|released the backup lock|starting the agent|removed the stale|upgraded the agent|up to date|error/i
 
-describe.each(PMS)("updater killed mid-upgrade with %s", (pm) => {
+describe.each(ALL_PMS)("updater killed mid-upgrade with %s", (pm) => {
   const scenarios = useScenarios()
 
   it.each(POINTS)("$name: the next run recovers", async (point) => {
@@ -140,7 +140,7 @@ describe.each(PMS)("updater killed mid-upgrade with %s", (pm) => {
       process.kill(updater.pid, "SIGKILL")
     } catch { /* gone */ }
     while (await isAlive(updater.pid)) await sleep(5)
-    const orphans = (await s.root.processes()).map((p) => p.cmdline.join(" ")).filter((c) => /apt-get|dpkg|dnf/.test(c))
+    const orphans = (await s.root.processes()).map((p) => p.cmdline.join(" ")).filter((c) => /apt-get|dpkg|dnf|zypper|\brpm\b/.test(c))
     const atKill = { journal: (await readState(s)).journal, packages: await packageState(s) }
     expect(hit, "the updater reached the transaction").toBeDefined()
 

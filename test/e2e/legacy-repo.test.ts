@@ -3,7 +3,8 @@
  * counts as configured — the original updater's legacy one-line entry (no signed-by, key added
  * with `apt-key add`, i.e. in /etc/apt/trusted.gpg), a one-line entry in sources.list, or a
  * deb822 stanza. The updater adds no second entry, apt stays healthy, and the upgrade works.
- * (dnf has no legacy form: the original wrote the same drivesrvr.repo, covered by install.test.ts.)
+ * (dnf has no legacy form: the original wrote the same drivesrvr.repo, covered by install.test.ts;
+ * nor has zypper: the original never supported SUSE.)
  */
 import * as fs from "node:fs/promises"
 import { describe, expect, it } from "vitest"

@@ -27,7 +27,7 @@ import {
   verifyPackage
 } from "./lib/faults.js"
 import type { Build } from "./lib/fixtures.js"
-import { type Pm, PMS, type UpdaterPm, upstream } from "./lib/packageManagers.js"
+import { ALL_PMS, opsFor, type Pm, upstream } from "./lib/packageManagers.js"
 import { IN_ROOT } from "./lib/paths.js"
 import { ROOT_ENV } from "./lib/root.js"
 import { type Scenario, useScenarios } from "./lib/scenario.js"
@@ -35,27 +35,32 @@ import { type Scenario, useScenarios } from "./lib/scenario.js"
 const summary = eventSummary
 
 /** The full package version of a fixture build: deb `1.0.0-1`, rpm `1.0.0-1.el9`. */
-const full = (pm: Pm, version: string) => (pm === "apt" ? `${version}-1` : `${version}-1.el9`)
+const full = (pm: Pm, version: string) => opsFor(pm).fullVersion(version)
 
-/** The package file name of a fixture version, as apt's cache, dnf's cache and the kept packages name it. */
-const packageFile = (pm: Pm, version: string) =>
-  pm === "apt" ? `driveclient_${version}-1_amd64.deb` : `driveclient-${version}-1.el9.x86_64.rpm`
+/** The package file name of a fixture version, as the package caches and the kept packages name it. */
+const packageFile = (pm: Pm, version: string) => opsFor(pm).packageFile(version)
+
+/** The package managers of rpm hosts, which have no package to rebuild from the installed files. */
+const RPM_PMS = ALL_PMS.filter((pm) => opsFor(pm).format === "rpm")
 
 const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")
 
 /**
  * A 1.1.0 whose package transaction fails on the upgrade: the postinst on apt (dpkg has unpacked
- * the new files when it fails); the %pre on dnf (rpm only warns about a failing %post).
+ * the new files when it fails); the %pre on rpm hosts (rpm only warns about a failing %post,
+ * and dnf then exits 0).
  */
-const FAILING_TRANSACTION: Readonly<Record<UpdaterPm, Build>> = {
+const FAILING_TRANSACTION: Readonly<Record<Pm, Build>> = {
   apt: "1.1.0-failing-postinst",
-  dnf: "1.1.0-failing-preinst"
+  dnf: "1.1.0-failing-preinst",
+  zypper: "1.1.0-failing-preinst"
 }
 
 /** The package manager's own error about the failed script, as the failure line quotes it. */
-const TRANSACTION_ERROR: Readonly<Record<UpdaterPm, RegExp>> = {
+const TRANSACTION_ERROR: Readonly<Record<Pm, RegExp>> = {
   apt: /E: Sub-process \/usr\/bin\/dpkg returned an error code \(1\)|dpkg: error processing .*driveclient|post-installation script/,
-  dnf: /Error: Transaction failed|%prein\(driveclient-1\.1\.0-1\.el9\.x86_64\) scriptlet failed|Error in PREIN scriptlet/
+  dnf: /Error: Transaction failed|%prein\(driveclient-1\.1\.0-1\.el9\.x86_64\) scriptlet failed|Error in PREIN scriptlet/,
+  zypper: /Installation of driveclient-1\.1\.0-1\.el9\.x86_64 failed|RPM failed: driveclient 1\.1\.0 %pre|%prein\(driveclient-1\.1\.0-1\.el9\.x86_64\) scriptlet failed/
 }
 
 /** The lines the updater printed as its own verdict ("cloudbackup-updater: ..."). */
@@ -65,7 +70,7 @@ const verdictLines = (run: ExecResult) => lines({ ...run, stdout: "" }).filter((
  * The pass ended with exactly one verdict line, "the upgrade to 1.1.0-1 failed (REASON); rolled
  * back to 1.0.0-1, which is running again", and exit 1; returns REASON.
  */
-const expectRolledBackLine = (pm: UpdaterPm, run: ExecResult): string => {
+const expectRolledBackLine = (pm: Pm, run: ExecResult): string => {
   // Soft: when the pass ended otherwise, the checks of what it left still run and report.
   expect.soft(run.code, describeResult(run)).toBe(1)
   const verdict = verdictLines(run)
@@ -108,7 +113,7 @@ const report = async (s: Scenario, name: string, run: ExecResult, extra = "") =>
       `package: ${await packageState(s)}; agent ${await runningAgentVersion(s)} running${extra}`
   )
 
-describe.each(PMS)("a failed package transaction, with %s", (pm) => {
+describe.each(ALL_PMS)("a failed package transaction, with %s", (pm) => {
   const scenarios = useScenarios()
 
   it(`${FAILING_TRANSACTION[pm]}: rolled back to the old version, running; the version is not tried again`, async () => {
@@ -132,7 +137,7 @@ describe.each(PMS)("a failed package transaction, with %s", (pm) => {
   })
 })
 
-describe.each(PMS)("a new agent whose start fails, with %s", (pm) => {
+describe.each(ALL_PMS)("a new agent whose start fails, with %s", (pm) => {
   const scenarios = useScenarios()
 
   it("is rolled back to the old version, which runs again", async () => {
@@ -155,7 +160,7 @@ describe.each(PMS)("a new agent whose start fails, with %s", (pm) => {
   })
 })
 
-describe.each(PMS)("a repository that no longer offers the old version, with %s", (pm) => {
+describe.each(ALL_PMS)("a repository that no longer offers the old version, with %s", (pm) => {
   const scenarios = useScenarios()
 
   it("the updater's kept copy of the version it installed is what it rolls back to", async () => {
@@ -191,30 +196,36 @@ describe.each(PMS)("a repository that no longer offers the old version, with %s"
 /**
  * Installs 1.0.0 from the repository with the package manager itself (not the updater: nothing
  * kept), so that its cache holds the package: apt keeps what it downloads; dnf only with
- * keepcache, which an administrator may set.
+ * keepcache, zypper only with the repository's keeppackages, which an administrator may set.
  */
-const installFromRepositoryKeepingCache = async (s: Scenario) => {
-  if (s.pm === "apt") {
+const installFromRepositoryKeepingCache: Readonly<Record<Pm, (s: Scenario) => Promise<void>>> = {
+  apt: async (s) => {
     await s.root.execOk(["apt-get", "update"], { timeoutMs: 120_000 })
     await s.root.execOk(["apt-get", "install", "-y", "driveclient=1.0.0-1"], {
       env: { ...ROOT_ENV, DEBIAN_FRONTEND: "noninteractive" },
       timeoutMs: 120_000
     })
-  } else {
+  },
+  dnf: async (s) => {
     const conf = await s.root.readFile("/etc/dnf/dnf.conf")
     await s.root.writeFile("/etc/dnf/dnf.conf", conf.replace(/^\[main\]$/m, "[main]\nkeepcache=True"))
     await s.root.execOk(["dnf", "-y", "install", "driveclient-1.0.0-1.el9"], { timeoutMs: 120_000 })
+  },
+  zypper: async (s) => {
+    // `zypper mr -k` rewrites the .repo file (keys reordered, keeppackages=1), as an administrator's would.
+    await s.root.execOk(["zypper", "--non-interactive", "modifyrepo", "--keep-packages", "drivesrvr"])
+    await s.root.execOk(["zypper", "--non-interactive", "install", "driveclient-1.0.0-1.el9"], { timeoutMs: 120_000 })
   }
 }
 
-describe.each(PMS)("the old version only in the package manager's cache, with %s", (pm) => {
+describe.each(ALL_PMS)("the old version only in the package manager's cache, with %s", (pm) => {
   const scenarios = useScenarios()
 
   it("the cached package is secured, and the failed upgrade rolls back to it", async () => {
     const s = await scenarios.create(pm)
     await s.publish(["1.0.0"], "1.0.0")
     await s.configureRepo()
-    await installFromRepositoryKeepingCache(s)
+    await installFromRepositoryKeepingCache[pm](s)
     expect(await runningAgentVersion(s), "the fresh install started the agent").toBe("1.0.0")
     const cached = await s.root.exec(["find", "/var/cache", "-type", "f", "-name", packageFile(pm, "1.0.0")])
     expect(cached.stdout.trim(), `the package manager's cache holds 1.0.0\n${describeResult(cached)}`).not.toBe("")
@@ -320,16 +331,16 @@ describe("no package of the installed version anywhere, with apt", () => {
   })
 })
 
-describe("no package of the installed version anywhere, with dnf (rpm has no rebuild)", () => {
+describe.each(RPM_PMS)("no package of the installed version anywhere, with %s (rpm has no rebuild)", (pm) => {
   const scenarios = useScenarios()
 
   it("a running agent is left alone (exit 0) unless --upgrade-without-rollback is given", async () => {
-    const s = await scenarios.create("dnf")
+    const s = await scenarios.create(pm)
     // 1.0.0 installed with rpm from a file that is then gone; the repository offers only 1.1.0.
     await s.publish(["1.1.0"], "1.1.0")
     await s.configureRepo()
     await s.installAgent("1.0.0", { running: true })
-    await fs.rm(s.root.path(`/tmp/${packageFile("dnf", "1.0.0")}`), { force: true })
+    await fs.rm(s.root.path(`/tmp/${packageFile(pm, "1.0.0")}`), { force: true })
     const before = await s.snapshot()
 
     const run = await s.runUpdater()
@@ -341,23 +352,23 @@ describe("no package of the installed version anywhere, with dnf (rpm has no reb
 
     const accepted = await s.runUpdater({ args: ["--upgrade-without-rollback"] })
     expect(accepted.code, describeResult(accepted)).toBe(0)
-    expect(await s.installedVersion()).toBe(full("dnf", "1.1.0"))
+    expect(await s.installedVersion()).toBe(full(pm, "1.1.0"))
     expect(await runningAgentVersion(s)).toBe("1.1.0")
     expect(summary((await s.events()).slice(before.events))).toEqual(["down 1.0.0", "up 1.1.0"])
     await expectPackagesClean(s)
     await expectNoJournal(s)
     await expectSafeEnd(s, { wasRunning: true })
     console.info(
-      `[rollback dnf] no way back: exit ${run.code}: ${lines(run).filter((l) => /^warn/.test(l)).join(" | ")}; ` +
+      `[rollback ${pm}] no way back: exit ${run.code}: ${lines(run).filter((l) => /^warn/.test(l)).join(" | ")}; ` +
         `with --upgrade-without-rollback: exit ${accepted.code}, ${await s.installedVersion()} installed`
     )
   })
 })
 
 /** A lock content naming no pid, per package manager (the lock rules do not depend on it). */
-const NO_PID_LOCK: Readonly<Record<UpdaterPm, string>> = { apt: "busy\n", dnf: `{"state":"running"}\n` }
+const NO_PID_LOCK: Readonly<Record<Pm, string>> = { apt: "busy\n", dnf: `{"state":"running"}\n`, zypper: "backup\n" }
 
-describe.each(PMS)("a backup lock naming no pid, with %s", (pm) => {
+describe.each(ALL_PMS)("a backup lock naming no pid, with %s", (pm) => {
   const scenarios = useScenarios()
 
   /** The running 1.0.0 agent, 1.1.0 published, and the agent's lock holding `content`. */

@@ -5,10 +5,10 @@
 import { describe, expect, it } from "vitest"
 import { expectCleanAfterPass } from "./lib/checks.js"
 import { describeResult } from "./lib/exec.js"
-import { PMS } from "./lib/packageManagers.js"
+import { ALL_PMS } from "./lib/packageManagers.js"
 import { useScenarios } from "./lib/scenario.js"
 
-describe.each(PMS)("up to date with %s", (pm) => {
+describe.each(ALL_PMS)("up to date with %s", (pm) => {
   const scenarios = useScenarios()
 
   it.each([

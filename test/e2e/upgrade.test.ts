@@ -7,7 +7,7 @@ import { describe, expect, it } from "vitest"
 import { expectCleanAfterPass } from "./lib/checks.js"
 import { type AgentEvent, outages, stopsWhileAgentLocked } from "./lib/events.js"
 import { describeResult } from "./lib/exec.js"
-import { PMS, upstream } from "./lib/packageManagers.js"
+import { ALL_PMS, upstream } from "./lib/packageManagers.js"
 import { IN_ROOT } from "./lib/paths.js"
 import { isAlive, sleep } from "./lib/procfs.js"
 import { type Scenario, useScenarios } from "./lib/scenario.js"
@@ -25,7 +25,7 @@ const oldAgent = async (s: Scenario, running: boolean) => {
   return s.snapshot()
 }
 
-describe.each(PMS)("upgrade with %s", (pm) => {
+describe.each(ALL_PMS)("upgrade with %s", (pm) => {
   const scenarios = useScenarios()
 
   it("upgrades a stopped agent and leaves it stopped", async () => {

@@ -75,7 +75,8 @@ const signal = (pid: number, sig: NodeJS.Signals) => {
  * SIGKILL, as a power loss would, to the updater and everything it started: its process group
  * and every descendant (apt-get runs dpkg on a pty, in a session of its own). The group is
  * stopped first, so that nothing in it forks, exits or is reparented while the tree is read.
- * The agent's daemon, once its start script is done, is no descendant any more and lives on.
+ * The agent's daemon, once its start script is done, is no descendant any more and lives on; the
+ * package manager's helper daemons (PackageManagerOps.helperDaemons) are killed as well.
  */
 export const killUpdaterTree = async (s: Scenario, updater: RunningUpdater): Promise<number[]> => {
   signal(-updater.pid, "SIGSTOP")
@@ -89,6 +90,10 @@ export const killUpdaterTree = async (s: Scenario, updater: RunningUpdater): Pro
         grew = true
       }
     }
+  }
+  const helpers = s.ops.helperDaemons
+  if (helpers !== undefined) {
+    for (const p of processes) if (helpers.test(p.cmdline.join(" "))) tree.add(p.pid)
   }
   signal(-updater.pid, "SIGKILL")
   for (const pid of tree) signal(pid, "SIGKILL")
@@ -173,7 +178,7 @@ export const scriptStarted = (s: Scenario, script: string) => async (): Promise<
 
 /** How the package database looks: dpkg's audit and the agent's status, or every installed agent rpm. */
 export const packageState = async (s: Scenario): Promise<string> => {
-  if (s.pm === "apt") {
+  if (s.ops.format === "deb") {
     const status = await s.root.exec(["dpkg-query", "-W", "-f=${db:Status-Status} ${Version}", "driveclient"])
     const audit = await s.root.exec(["dpkg", "--audit"])
     return `${status.stdout.trim()}${audit.stdout.trim() === "" ? ", audit clean" : ", dpkg --audit reports it"}`
@@ -185,7 +190,7 @@ export const packageState = async (s: Scenario): Promise<string> => {
 
 /** No half-done transaction: `dpkg --audit` reports nothing / exactly one driveclient rpm. */
 export const expectPackagesClean = async (s: Scenario): Promise<void> => {
-  if (s.pm === "apt") {
+  if (s.ops.format === "deb") {
     const audit = await s.root.exec(["dpkg", "--audit"])
     expect(audit.stdout.trim(), `dpkg --audit\n${describeResult(audit)}`).toBe("")
     const status = await s.root.exec(["dpkg-query", "-W", "-f=${db:Status-Status}", "driveclient"])
@@ -276,27 +281,27 @@ export interface HeldLock {
 }
 
 /**
- * Another program holds the package manager's lock for `seconds`: apt — dpkg's frontend lock
- * (/var/lib/dpkg/lock-frontend, an fcntl lock, as apt-get and dpkg take it); dnf — dnf's own
- * RPMDB lock (/var/lib/dnf/rpmdb_lock.pid, which dnf 4 treats as held while the pid written in
- * it is alive, and waits for).
+ * Another program holds the package manager's lock (PackageManagerOps.packageLock) for
+ * `seconds`: an fcntl lock, taken as apt-get and dpkg take dpkg's frontend lock, or a pid file
+ * naming a live `sleep` (dnf's RPMDB lock, zypper's /run/zypp.pid).
  */
 export const holdPackageLock = async (s: Scenario, seconds: number): Promise<HeldLock> => {
-  if (s.pm === "apt") {
-    const ready = "/run/e2e-dpkg-lock-held"
-    const holder = s.root.start([...HOLD_FCNTL_LOCK, "/var/lib/dpkg/lock-frontend", ready, String(seconds)], {
+  const { kind, file } = s.ops.packageLock
+  if (kind === "fcntl") {
+    const ready = "/run/e2e-package-lock-held"
+    const holder = s.root.start([...HOLD_FCNTL_LOCK, file, ready, String(seconds)], {
       timeoutMs: (seconds + 60) * 1000
     })
     let exited = false
     void holder.done.finally(() => (exited = true))
     while (!(await s.root.exists(ready))) {
-      if (exited) throw new Error(`the lock holder did not take /var/lib/dpkg/lock-frontend\n${describeResult(await holder.done)}`)
+      if (exited) throw new Error(`the lock holder did not take ${file}\n${describeResult(await holder.done)}`)
       await sleep(10)
     }
     return { pid: holder.pid, released: holder.done }
   }
   const holder = s.root.start(["sleep", String(seconds)], { timeoutMs: (seconds + 60) * 1000 })
-  await s.root.writeFile("/var/lib/dnf/rpmdb_lock.pid", String(holder.pid))
+  await s.root.writeFile(file, String(holder.pid))
   return { pid: holder.pid, released: holder.done }
 }
 
@@ -335,7 +340,7 @@ export const eventSummary = (events: ReadonlyArray<AgentEvent>): string[] =>
 
 /** `dpkg -V driveclient` / `rpm -V driveclient`: every file of the agent's package as the package database recorded it. */
 export const verifyPackage = (s: Scenario): Promise<ExecResult> =>
-  s.root.exec(s.pm === "apt" ? ["dpkg", "-V", "driveclient"] : ["rpm", "-V", "driveclient"])
+  s.root.exec(s.ops.format === "deb" ? ["dpkg", "-V", "driveclient"] : ["rpm", "-V", "driveclient"])
 
 /** The agent's installed files match its package: `dpkg -V` / `rpm -V` exit 0 and print nothing. */
 export const expectPackageVerified = async (s: Scenario): Promise<void> => {
@@ -349,7 +354,6 @@ export const keptPackages = async (s: Scenario): Promise<string[]> =>
 
 /** Removes every agent package from the package manager's cache; returns what it removed (paths in the root). */
 export const emptyPackageCache = async (s: Scenario): Promise<string[]> => {
-  const dirs = s.pm === "apt" ? ["/var/cache/apt/archives"] : ["/var/cache/dnf", "/var/cache/libdnf5", "/var/cache/yum"]
-  const found = await s.root.exec(["find", ...dirs, "-type", "f", "-name", "driveclient*", "-print", "-delete"])
+  const found = await s.root.exec(["find", ...s.ops.cacheDirs, "-type", "f", "-name", "driveclient*", "-print", "-delete"])
   return found.stdout.split("\n").filter((l) => l.trim() !== "")
 }

@@ -25,6 +25,8 @@ const SPEED_ARGS = ["--health-grace", "3"]
 export interface UpdaterOptions {
   /** Base URI passed with -r (default: this scenario's server). */
   readonly repository?: string
+  /** Leaves out `--package-manager`: the updater detects it from the host. */
+  readonly detectPackageManager?: boolean
   /** Extra arguments after the defaults. */
   readonly args?: ReadonlyArray<string>
   readonly timeoutMs?: number
@@ -121,8 +123,7 @@ export class Scenario {
       IN_ROOT.bundle,
       "-r",
       options.repository ?? this.server.url,
-      "--package-manager",
-      this.pm,
+      ...(options.detectPackageManager === true ? [] : ["--package-manager", this.pm]),
       "--service-manager",
       "sysv",
       ...SPEED_ARGS,
