@@ -89,9 +89,10 @@ const policy = ({ host }: Call): Answer =>
 
 /**
  * apt 2's words when the keyring an agent entry of `sourcesFile` names does not hold the key the
- * repository is signed with; undefined when it does (or the host has no such key).
+ * repository is signed with; undefined when it does (or the host has no such key). A source whose
+ * index files were fetched before is only warned about: apt keeps the old lists and exits 0.
  */
-const keyError = ({ host }: Call, sourcesFile: string | undefined) => {
+const keyError = ({ host }: Call, sourcesFile: string | undefined, fetchedBefore: boolean) => {
   const signingKey = host.aptRepositoryKey
   const root = host.files.root
   if (signingKey === undefined || root === undefined || sourcesFile === undefined) return undefined
@@ -103,6 +104,13 @@ const keyError = ({ host }: Call, sourcesFile: string | undefined) => {
   const keyId = Either.getOrThrow(parseArmoredPublicKey(signingKey)).fingerprint.slice(-16)
   const source = `${agent.uri.replace(/\/+$/, "")} serveragent InRelease`
   const why = `The following signatures couldn't be verified because the public key is not available: NO_PUBKEY ${keyId}`
+  if (fetchedBefore) {
+    return result(
+      0,
+      `Get:1 ${source} [1234 B]\nErr:1 ${source}\n  ${why}\nReading package lists...\n`,
+      `W: An error occurred during the signature verification. The repository is not updated and the previous index files will be used. GPG error: ${source}: ${why}\nW: Failed to fetch ${agent.uri.replace(/\/+$/, "")}/dists/serveragent/InRelease  ${why}\nW: Some index files failed to download. They have been ignored, or old ones used instead.\n`
+    )
+  }
   return result(
     100,
     `Get:1 ${source} [1234 B]\nErr:1 ${source}\n  ${why}\nReading package lists...\n`,
@@ -113,9 +121,9 @@ const keyError = ({ host }: Call, sourcesFile: string | undefined) => {
 const update = (call: Call): Answer =>
   Effect.gen(function*() {
     const { host } = call
-    const { failures } = yield* host.model.state
+    const { failures, refreshed } = yield* host.model.state
     if (failures.refresh !== undefined) return result(100, "Reading package lists...\n", `${failures.refresh}\n`)
-    const unverified = keyError(call, call.holes.length > 0 ? `/${call.holes[0]}` : undefined)
+    const unverified = keyError(call, call.holes.length > 0 ? `/${call.holes[0]}` : undefined, refreshed)
     if (unverified !== undefined) return unverified
     yield* host.model.refresh
     return result(0, "Hit:1 https://agentrepo.example/debian serveragent InRelease\nReading package lists...\n")

@@ -11,7 +11,7 @@ import { AGENT_PACKAGE } from "../../../domain/Agent.js"
 import { showholdListsAgent } from "../../../domain/AptMarkHolds.js"
 import { parsePolicyCandidate } from "../../../domain/AptPolicy.js"
 import { type AptEntry, aptKeyProblem, aptSourceLine, isAgentEntry, parseSources } from "../../../domain/AptSources.js"
-import { aptCannotDownload, aptKeyErrorFor, dpkgQueryFoundNoPackage } from "../../../domain/AptToolMessages.js"
+import { aptCannotDownload, aptKeyErrorLine, dpkgQueryFoundNoPackage } from "../../../domain/AptToolMessages.js"
 import { isDebVersion } from "../../../domain/DebVersion.js"
 import { dpkgPackages, isUnfinished, parseDpkgQuery, unfinishedState } from "../../../domain/DpkgQuery.js"
 import { parseArmoredPublicKey } from "../../../domain/OpenPgpKey.js"
@@ -132,10 +132,10 @@ export const make = (options: AptOptions) =>
      * again, over https only, into the updater's own keyring only (a keyring an administrator's
      * entry names is theirs to replace). Fails with the update's error and why nothing was done.
      */
-    const replaceRotatedKey = (agent: { readonly file: string; readonly entry: AptEntry }, failed: CommandResult) =>
+    const replaceRotatedKey = (agent: { readonly file: string; readonly entry: AptEntry }, failedLine: string) =>
       Effect.gen(function*() {
         const operation = "apt-get update"
-        const refused = (why: string) => new PackageManagerError({ operation, detail: `${lastLine(failed)} (${why})` })
+        const refused = (why: string) => new PackageManagerError({ operation, detail: `${failedLine} (${why})` })
         const signedBy = agent.entry.signedBy
         if (signedBy !== KEYRING_FILE) {
           return yield* refused(
@@ -332,15 +332,22 @@ export const make = (options: AptOptions) =>
         // No entry of its own (cannot happen after configureRepository): update every source.
         if (Option.isNone(agent)) return yield* apt("apt-get update", ["apt-get", "update"], FETCH_TIMEOUT)
         const update = updateSource(agent.value.file)
+        // A source that worked before only gets a warning (exit 0, the old lists kept): the key error counts all the same.
+        const keyRejection = (result: CommandResult) => aptKeyErrorLine(`${result.stderr}\n${result.stdout}`, agent.value.entry.uri)
+        // apt's warning names the rejected signature where no E: line does (a source that worked before).
+        const failureLine = (result: CommandResult) => (result.exitCode === 0 ? keyRejection(result) : undefined) ?? lastLine(result)
         const first = yield* update
-        if (first.exitCode === 0) return
-        if (!aptKeyErrorFor(`${first.stderr}\n${first.stdout}`, agent.value.entry.uri)) {
+        if (first.exitCode === 0 && keyRejection(first) === undefined) return
+        if (keyRejection(first) === undefined) {
           return yield* new PackageManagerError({ operation: "apt-get update", detail: lastLine(first) })
         }
-        yield* replaceRotatedKey(agent.value, first)
+        yield* replaceRotatedKey(agent.value, failureLine(first))
         const second = yield* update
-        if (second.exitCode !== 0) {
-          return yield* new PackageManagerError({ operation: "apt-get update", detail: `${lastLine(second)} (also with the key fetched again)` })
+        if (second.exitCode !== 0 || keyRejection(second) !== undefined) {
+          return yield* new PackageManagerError({
+            operation: "apt-get update",
+            detail: `${failureLine(second)} (also with the key fetched again)`
+          })
         }
       }).pipe(Effect.asVoid),
 

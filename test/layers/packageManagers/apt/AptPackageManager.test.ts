@@ -638,6 +638,34 @@ describe("AptPackageManager.refresh: a rotated repository key", () => {
       expect((yield* host.state).refreshed).toBe(true)
     }))
 
+  it.scoped("a source that worked before: apt only warns and exits 0, and the key is fetched again all the same", () =>
+    Effect.gen(function*() {
+      const { host, logs, refresh, root } = yield* rotatedHost({
+        signedWith: ROTATED_KEY,
+        served: { "debian/agentrepo.key": ROTATED_KEY }
+      })
+      yield* host.model.refresh
+      yield* refresh
+      expect(yield* host.commands).toEqual([aptUpdate(AGENT_LIST), aptUpdate(AGENT_LIST)])
+      expect((yield* host.transcript).map((entry) => entry.exit)).toEqual([0, 0])
+      expect(yield* readHostFile(root, KEYRING)).toBe(ROTATED_KEY)
+      expect(logs).toEqual([
+        `replaced the apt key of https://agentrepo.example.test in ${KEYRING}: ${REPOSITORY_KEY_FINGERPRINT} -> ${ROTATED_KEY_FINGERPRINT}`
+      ])
+    }))
+
+  it.scoped("a source that worked before, still refused with the key fetched again: an error, not the old lists", () =>
+    Effect.gen(function*() {
+      const { host, refresh } = yield* rotatedHost({
+        signedWith: fixtureKey("nistp256"),
+        served: { "debian/agentrepo.key": ROTATED_KEY }
+      })
+      yield* host.model.refresh
+      const error = yield* Effect.flip(refresh)
+      expect(error.message).toMatch(/^apt-get update failed: W: .*NO_PUBKEY .* \(also with the key fetched again\)$/)
+      expect(yield* host.commands).toEqual([aptUpdate(AGENT_LIST), aptUpdate(AGENT_LIST)])
+    }))
+
   it.scoped("a legacy http entry naming the updater's keyring is mended the same way", () =>
     Effect.gen(function*() {
       const { host, refresh, root } = yield* rotatedHost({
