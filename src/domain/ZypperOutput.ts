@@ -7,6 +7,8 @@ import * as Option from "effect/Option"
 import { AGENT_PACKAGE } from "./Agent.js"
 import { isRpmVersion, newestRpmVersion } from "./RpmVersions.js"
 
+/** `refresh` of a repository that could not be reached or verified; a solver problem. */
+export const ZYPPER_EXIT_ERR_ZYPP = 4
 /** A command that found no package (`search`, `install` of an unknown version). */
 export const ZYPPER_EXIT_NOT_FOUND = 104
 /** The transaction succeeded, but a repository could not be refreshed and was skipped. */
@@ -78,4 +80,27 @@ export const zypperFailureLine = (result: { readonly stdout: string; readonly st
   return telling.filter((line) => /^Error: /.test(line)).at(-1) ?? telling.at(-1) ??
     lines(result.stdout).filter((line) => !GENERIC_LINES.some((generic) => generic.test(line))).at(-1) ??
     `exit status ${result.exitCode}`
+}
+
+const trimmedLines = (text: string) => text.split("\n").map((line) => line.trim()).filter(Boolean)
+
+/**
+ * zypper's line when `refresh` failed (exit 4) because the metadata of the repository `alias`
+ * did not verify: signed with a key that is not in the rpm database, or a signature that fails.
+ * Undefined for any other failure: an unreachable server, an unsigned repository, another repository.
+ */
+export const zypperKeyErrorLine = (
+  result: { readonly stdout: string; readonly stderr: string; readonly exitCode: number },
+  alias: string
+): string | undefined => {
+  if (result.exitCode !== ZYPPER_EXIT_ERR_ZYPP) return undefined
+  const stderr = trimmedLines(result.stderr)
+  const names = stderr.some((line) => line.startsWith(`[${alias}|`))
+  const signatureFailed = stderr.some((line) => /^(- )?Signature verification failed for /.test(line))
+  // An unsigned repomd.xml fails the same way, and no key fetched again would help.
+  if (!names || !signatureFailed || /\bis unsigned\b/.test(result.stdout)) return undefined
+  const unknownKey = trimmedLines(result.stdout)
+    .map((line) => /(File '[^']*' from repository '.*' is signed with an unknown key '[0-9A-Fa-f]+'\.)/.exec(line)?.[1])
+    .find((line) => line !== undefined)
+  return unknownKey ?? stderr.find((line) => /Signature verification failed for /.test(line))!.replace(/^- /, "")
 }

@@ -151,6 +151,8 @@ const ZYPPER = ["zypper", "--non-interactive"] as const
 export const ZYPPER_KEY_FILE = "/var/lib/cloudbackup-updater/drivesrvr-signing-key.asc"
 export const rpmImport = (keyFile: string): Argv => ["rpm", "--import", keyFile]
 export const ZYPPER_REFRESH: Argv = [...ZYPPER, "refresh", "--repo", "drivesrvr"]
+/** A refresh refused for a rotated signing key: the key fetched again and imported, the refresh retried once. */
+export const ZYPPER_REFRESH_WITH_ROTATED_KEY: ReadonlyArray<Argv> = [ZYPPER_REFRESH, rpmImport(ZYPPER_KEY_FILE), ZYPPER_REFRESH]
 export const ZYPPER_SEARCH: Argv = [
   ...ZYPPER,
   "--xmlout",

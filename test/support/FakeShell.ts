@@ -71,6 +71,11 @@ export interface FakeHostInit {
    * names (under `root`) holds anything else.
    */
   readonly aptRepositoryKey?: string
+  /**
+   * zypper: the public key the agent repository's metadata is signed with. `zypper refresh` then
+   * fails with zypper's unknown-key error while no key `rpm --import`ed holds it.
+   */
+  readonly rpmRepositoryKey?: string
 }
 
 export interface TranscriptEntry {
@@ -98,6 +103,8 @@ export interface FakeHostService {
   readonly whenStarted: (argv: ReadonlyArray<string>) => Effect.Effect<void>
   /** The host's model, shared with the simulated services. */
   readonly model: HostModel.HostModel
+  /** The content of every key file `rpm --import`ed so far, in order. */
+  readonly rpmImportedKeys: Effect.Effect<ReadonlyArray<string>>
 }
 
 export class FakeHost extends Context.Tag("test/FakeHost")<FakeHost, FakeHostService>() {}
@@ -172,11 +179,14 @@ export const make = (init: FakeHostInit = {}): Effect.Effect<FakeHostService> =>
     })
     const transcript = yield* Ref.make<ReadonlyArray<TranscriptEntry>>([])
     const signals = yield* startSignals
+    const rpmImportedKeys = yield* Ref.make<ReadonlyArray<string>>([])
 
     const context: FakeHostContext = {
       model,
       files: PackageFiles.make(init.root),
       aptRepositoryKey: init.aptRepositoryKey,
+      rpmRepositoryKey: init.rpmRepositoryKey,
+      rpmImportedKeys,
       lsbStatus: Effect.map(Ref.get(behaviour), (b) => b.lsbStatus),
       downloadTime: Effect.map(Ref.get(behaviour), (b) => b.downloadMillis),
       transactionTime: Effect.map(Ref.get(behaviour), (b) => b.transactionMillis)
@@ -231,7 +241,8 @@ export const make = (init: FakeHostInit = {}): Effect.Effect<FakeHostService> =>
       transcript: Ref.get(transcript),
       commands: Effect.map(Ref.get(transcript), (entries) => entries.map((entry) => entry.argv)),
       whenStarted: signals.whenStarted,
-      model
+      model,
+      rpmImportedKeys: Ref.get(rpmImportedKeys)
     }
   })
 

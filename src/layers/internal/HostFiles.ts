@@ -46,6 +46,10 @@ export const listDirectoryIfExists = (dir: string): Effect.Effect<ReadonlyArray<
   attempt(dir, "list", () =>
     fs.readdir(dir).then((names) => names.sort(), (error) => (isMissing(error) ? [] : Promise.reject(error))))
 
+/** The permission bits of a file, e.g. 0o644: what a rewrite of it keeps. */
+export const fileMode = (file: string): Effect.Effect<number, HostFileError> =>
+  attempt(file, "read", () => fs.stat(file).then((stats) => stats.mode & 0o7777))
+
 export const isDirectory = (file: string): Effect.Effect<boolean> =>
   Effect.promise(() => fs.stat(file).then((stats) => stats.isDirectory(), () => false))
 

@@ -6,6 +6,7 @@
  */
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import type * as Ref from "effect/Ref"
 import type { HostModel } from "../../../src/layers/simulated/HostModel.js"
 import type { CommandResult, RunOptions, ShellError } from "../../../src/services/Shell.js"
 import { type Argv, HOLE } from "../ExpectedCommands.js"
@@ -21,6 +22,10 @@ export interface FakeHostContext {
   readonly transactionTime: Effect.Effect<Duration.DurationInput>
   /** apt: the key the agent repository is signed with (FakeHostInit.aptRepositoryKey). */
   readonly aptRepositoryKey: string | undefined
+  /** zypper: the key the agent repository is signed with (FakeHostInit.rpmRepositoryKey). */
+  readonly rpmRepositoryKey: string | undefined
+  /** The content of every key file `rpm --import`ed, in order. */
+  readonly rpmImportedKeys: Ref.Ref<ReadonlyArray<string>>
 }
 
 export interface Call {

@@ -91,6 +91,7 @@ const policy = ({ host }: Call): Answer =>
  * apt 2's words when the keyring an agent entry of `sourcesFile` names does not hold the key the
  * repository is signed with; undefined when it does (or the host has no such key). A source whose
  * index files were fetched before is only warned about: apt keeps the old lists and exits 0.
+ * An entry with no signed-by is never verified, as with apt 3, which ignores `apt-key`'s keyrings.
  */
 const keyError = ({ host }: Call, sourcesFile: string | undefined, fetchedBefore: boolean) => {
   const signingKey = host.aptRepositoryKey

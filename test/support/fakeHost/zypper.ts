@@ -6,8 +6,11 @@
  * its cache unless the repository says `keeppackages=1`. Host files are read under the root.
  */
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Ref from "effect/Ref"
 import * as fs from "node:fs"
 import * as path from "node:path"
+import { parseArmoredPublicKey } from "../../../src/domain/OpenPgpKey.js"
 import {
   agentPresent,
   compareVersions,
@@ -131,6 +134,40 @@ const withZyppLock = (run: (call: Call) => Answer) => (call: Call): Answer =>
     return yield* run(call)
   })
 
+const fingerprintOf = (key: string) => Either.match(parseArmoredPublicKey(key), { onLeft: () => undefined, onRight: (info) => info.fingerprint })
+
+/** A section's value for `key`, as far as the fake reads it: the first line. */
+const sectionValue = (section: ReadonlyArray<string>, key: string) =>
+  section.map((line) => new RegExp(`^${key}\\s*=\\s*(.*)$`).exec(line)?.[1]).find((value) => value !== undefined) ?? ""
+
+/**
+ * zypper 1.14's words when the repository is signed with a key the rpm database does not hold
+ * (/tmp/zypper-report.md §3); undefined when an imported key is the signing key (or the host has none).
+ */
+const unknownKey = (call: Call) =>
+  Effect.gen(function*() {
+    const signingKey = call.host.rpmRepositoryKey
+    if (signingKey === undefined) return undefined
+    const fingerprint = fingerprintOf(signingKey)!
+    const imported = yield* Ref.get(call.host.rpmImportedKeys)
+    if (imported.some((key) => fingerprintOf(key) === fingerprint)) return undefined
+    const section = agentSections(call)[0] ?? []
+    const [keyId, shortId] = [fingerprint.slice(-16), fingerprint.slice(-8)]
+    const unknown = `File 'repomd.xml' from repository '${REPO_NAME}' is signed with an unknown key '${keyId}'.`
+    return result(
+      4,
+      `Retrieving repository '${REPO_NAME}' metadata [.\nLooking for gpg key ID ${shortId} in cache /var/cache/zypp/pubkeys.\n` +
+        `Looking for gpg key ID ${shortId} in repository ${REPO_NAME}.\n  gpgkey=${sectionValue(section, "gpgkey")}\n\n` +
+        `New repository or package signing key received:\n\n  Repository:       ${REPO_NAME}\n` +
+        `  Key Fingerprint:  ${fingerprint.match(/.{1,8}/g)!.join(" ")}\n  Rpm Name:         gpg-pubkey-${shortId.toLowerCase()}-6b0c7ade\n\n\n` +
+        `Do you want to reject the key, or trust always? [r/a/?] (r): r\nWarning: ${unknown}\n${unknown} Continue? [yes/no] (no): no\nerror]\n`,
+      `Repository '${REPO_NAME}' is invalid.\n[${ALIAS}|${sectionValue(section, "baseurl")}] Valid metadata not found at specified URL\n` +
+        "History:\n - Signature verification failed for repomd.xml\n - Can't provide /repodata/repomd.xml\n\n" +
+        "Please check if the URIs defined for this repository are pointing to a valid repository.\n" +
+        `Skipping repository '${REPO_NAME}' because of the above error.\nCould not refresh the repositories because of errors.\n`
+    )
+  })
+
 const refresh = (call: Call): Answer =>
   Effect.gen(function*() {
     if (!repositoryDefined(call)) return unknownRepository
@@ -138,6 +175,8 @@ const refresh = (call: Call): Answer =>
     if (failures.refresh !== undefined) {
       return result(4, "", `Problem retrieving files from '${REPO_NAME}'.\n${failures.refresh}\n`)
     }
+    const unverified = yield* unknownKey(call)
+    if (unverified !== undefined) return unverified
     yield* call.host.model.refresh
     return result(
       0,
@@ -298,15 +337,16 @@ const remove = (call: Call): Answer =>
     return result(0, `Reading installed packages...\nResolving package dependencies...\n\nThe following package is going to be REMOVED:\n  ${PACKAGE}\n\n(1/1) Removing ${fullName(version)} [.....done]\n`)
   })
 
-/** `rpm --import FILE`: an ASCII-armoured public key under the root. */
+/** `rpm --import FILE`: an ASCII-armoured public key under the root, recorded as imported. */
 const importKey = (call: Call): Answer =>
-  Effect.sync(() => {
+  Effect.suspend(() => {
     const keyFile = `/${call.holes[0]}`
     const file = hostFile(call, keyFile)
-    if (file === undefined || !fs.existsSync(file)) return result(1, "", `error: ${keyFile}: import read failed(2).\n`)
-    return fs.readFileSync(file, "utf8").includes("-----BEGIN PGP PUBLIC KEY BLOCK-----")
-      ? result(0)
-      : result(1, "", `error: ${keyFile}: key 1 import failed.\n`)
+    if (file === undefined || !fs.existsSync(file)) return Effect.succeed(result(1, "", `error: ${keyFile}: import read failed(2).\n`))
+    const key = fs.readFileSync(file, "utf8")
+    return key.includes("-----BEGIN PGP PUBLIC KEY BLOCK-----")
+      ? Effect.as(Ref.update(call.host.rpmImportedKeys, (keys) => [...keys, key]), result(0))
+      : Effect.succeed(result(1, "", `error: ${keyFile}: key 1 import failed.\n`))
   })
 
 const zypperEntries: ReadonlyArray<CommandEntry> = [

@@ -10,7 +10,15 @@ import * as Option from "effect/Option"
 import { AGENT_PACKAGE } from "../../../domain/Agent.js"
 import { showholdListsAgent } from "../../../domain/AptMarkHolds.js"
 import { parsePolicyCandidate } from "../../../domain/AptPolicy.js"
-import { type AptEntry, aptKeyProblem, aptSourceLine, isAgentEntry, parseSources } from "../../../domain/AptSources.js"
+import {
+  type AptEntry,
+  aptKeyProblem,
+  aptSourceLine,
+  isAgentEntry,
+  isSameSource,
+  parseSources,
+  withSignedBy
+} from "../../../domain/AptSources.js"
 import { aptCannotDownload, aptKeyErrorLine, dpkgQueryFoundNoPackage } from "../../../domain/AptToolMessages.js"
 import { isDebVersion } from "../../../domain/DebVersion.js"
 import { dpkgPackages, isUnfinished, parseDpkgQuery, unfinishedState } from "../../../domain/DpkgQuery.js"
@@ -25,7 +33,14 @@ import {
 import { Repository } from "../../../services/Repository.js"
 import { type CommandResult, lastLine, Shell } from "../../../services/Shell.js"
 import { UpdaterConfig } from "../../../services/UpdaterConfig.js"
-import { listDirectoryIfExists, makeDirectory, readTextIfExists, underRoot, writeFileAtomically } from "../../internal/HostFiles.js"
+import {
+  fileMode,
+  listDirectoryIfExists,
+  makeDirectory,
+  readTextIfExists,
+  underRoot,
+  writeFileAtomically
+} from "../../internal/HostFiles.js"
 import { findKept, findPackageFile, keep, keepFromCache } from "../../internal/KeptPackages.js"
 import {
   C_LOCALE_ENV,
@@ -89,16 +104,21 @@ export const make = (options: AptOptions) =>
       ])
     )
 
-    /** The first sources file with an entry for the agent repository, and that entry. */
-    const findAgentEntry = (base: string) =>
+    /** Every entry `keep` accepts in the sources files, with its file, in apt's reading order. */
+    const sourceEntries = (keep: (entry: AptEntry) => boolean) =>
       Effect.gen(function*() {
+        const found: Array<{ readonly file: string; readonly entry: AptEntry }> = []
         for (const file of yield* sourcesFiles) {
           const text = yield* readTextIfExists(onHost(file))
-          const entry = Option.isSome(text) ? parseSources(file, text.value).find((entry) => isAgentEntry(entry, base)) : undefined
-          if (entry !== undefined) return Option.some({ file, entry })
+          if (Option.isNone(text)) continue
+          found.push(...parseSources(file, text.value).filter(keep).map((entry) => ({ file, entry })))
         }
-        return Option.none<{ readonly file: string; readonly entry: AptEntry }>()
+        return found
       }).pipe(Effect.mapError(fileFailure("read the apt sources")))
+
+    /** The first sources file with an entry for the agent repository, and that entry. */
+    const findAgentEntry = (base: string) =>
+      Effect.map(sourceEntries((entry) => isAgentEntry(entry, base)), (found) => Option.fromNullable(found[0]))
 
     /** The repository's key, fetched and checked against the current time. */
     const fetchAptKey = (operation: string) =>
@@ -128,26 +148,59 @@ export const make = (options: AptOptions) =>
       })
 
     /**
+     * A legacy entry (no signed-by: its key went in with `apt-key`, where apt 3 no longer looks) is
+     * made to name the updater's keyring, in the file it is in; the file is refused when that would
+     * leave another entry for the same source naming another keyring (a hard apt error).
+     */
+    const moveToKeyring = (
+      agent: { readonly file: string; readonly entry: AptEntry },
+      key: string,
+      refused: (why: string) => PackageManagerError
+    ) =>
+      Effect.gen(function*() {
+        const operation = "apt-get update"
+        const cannot = (why: string) => refused(`the agent's entry in ${agent.file} cannot be moved to ${KEYRING_FILE}: ${why}`)
+        const { suite, uri } = agent.entry
+        const file = onHost(agent.file)
+        const text = yield* readTextIfExists(file).pipe(Effect.mapError(fileFailure(operation)))
+        const rewritten = withSignedBy(agent.file, Option.getOrElse(text, () => ""), uri, suite, KEYRING_FILE)
+        if (Either.isLeft(rewritten)) return yield* cannot(rewritten.left)
+        const elsewhere = yield* sourceEntries((entry) => isSameSource(entry, uri, suite) && entry.signedBy !== KEYRING_FILE)
+        const other = elsewhere.find((found) => found.file !== agent.file)
+        if (other !== undefined) return yield* cannot(`${other.file} holds another entry for it`)
+        yield* Effect.gen(function*() {
+          const mode = yield* fileMode(file)
+          yield* makeDirectory(onHost(KEYRING_DIR), 0o755)
+          // The keyring first: the entry never names a keyring that is not there.
+          yield* writeFileAtomically(onHost(KEYRING_FILE), key, 0o644)
+          yield* writeFileAtomically(file, rewritten.right, mode)
+        }).pipe(Effect.mapError(fileFailure(operation)))
+        yield* Effect.logInfo(
+          `moved the agent's entry in ${agent.file} to the keyring ${KEYRING_FILE} (key ${fingerprintOf(Option.some(key))})`
+        )
+      })
+
+    /**
      * After `apt-get update` failed with a key error for the agent's source: the repository's key
      * again, over https only, into the updater's own keyring only (a keyring an administrator's
-     * entry names is theirs to replace). Fails with the update's error and why nothing was done.
+     * entry names is theirs to replace); a legacy entry is moved to that keyring. Fails with the
+     * update's error and why nothing was done.
      */
     const replaceRotatedKey = (agent: { readonly file: string; readonly entry: AptEntry }, failedLine: string) =>
       Effect.gen(function*() {
         const operation = "apt-get update"
         const refused = (why: string) => new PackageManagerError({ operation, detail: `${failedLine} (${why})` })
         const signedBy = agent.entry.signedBy
-        if (signedBy !== KEYRING_FILE) {
+        if (signedBy !== undefined && signedBy !== KEYRING_FILE) {
           return yield* refused(
-            `the agent's entry in ${agent.file} ${
-              signedBy === undefined ? "names no signed-by keyring" : `uses ${signedBy}`
-            }, not ${KEYRING_FILE}: its key is left to the administrator`
+            `the agent's entry in ${agent.file} uses ${signedBy}, not ${KEYRING_FILE}: its key is left to the administrator`
           )
         }
         if (!base.startsWith("https://")) return yield* refused(`the key is not fetched again over plain http from ${base}`)
         const key = yield* fetchAptKey(operation).pipe(
           Effect.mapError((error) => refused(`fetching the key again: ${error.message}`))
         )
+        if (signedBy === undefined) return yield* moveToKeyring(agent, key, refused)
         const old = yield* readTextIfExists(onHost(KEYRING_FILE)).pipe(Effect.mapError(fileFailure(operation)))
         if (Option.isSome(old) && old.value === key) {
           return yield* refused(`the repository still serves the key ${fingerprintOf(old)}`)

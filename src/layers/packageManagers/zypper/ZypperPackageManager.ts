@@ -1,14 +1,17 @@
 /**
  * PackageManager for zypper (SLES, openSUSE). The agent repository is the vendor's `.repo` file
  * in `/etc/zypp/repos.d`; its signing key is imported with `rpm --import` once it is checked,
- * never by zypper's `--gpg-auto-import-keys`, which trusts whatever key a server offers. The
- * administrator's locks (`zypper addlock`) are read as holds. Files are read and written under
- * `root`; the commands name the real host paths.
+ * never by zypper's `--gpg-auto-import-keys`, which trusts whatever key a server offers; a
+ * rotated key is fetched and imported again when `refresh` fails on it. The administrator's
+ * locks (`zypper addlock`) are read as holds. Files are read and written under `root`; the
+ * commands name the real host paths.
  */
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import { AGENT_PACKAGE } from "../../../domain/Agent.js"
+import { parseArmoredPublicKey } from "../../../domain/OpenPgpKey.js"
 import { compareRpmVersions, isRpmVersion } from "../../../domain/RpmVersions.js"
 import { agentRepositoryKeys, YUM_REPO_SECTION } from "../../../domain/YumRepoFile.js"
 import {
@@ -17,7 +20,8 @@ import {
   ZYPPER_EXIT_NOT_FOUND,
   ZYPPER_EXIT_REPOS_SKIPPED,
   ZYPPER_EXIT_RPM_SCRIPT_FAILED,
-  zypperFailureLine
+  zypperFailureLine,
+  zypperKeyErrorLine
 } from "../../../domain/ZypperOutput.js"
 import {
   PackageManager,
@@ -30,7 +34,7 @@ import { Repository } from "../../../services/Repository.js"
 import type { CommandResult } from "../../../services/Shell.js"
 import { Shell } from "../../../services/Shell.js"
 import { STATE_DIR, type UpdaterConfig } from "../../../services/UpdaterConfig.js"
-import { makeDirectory, underRoot, writeFileAtomically } from "../../internal/HostFiles.js"
+import { makeDirectory, readTextIfExists, underRoot, writeFileAtomically } from "../../internal/HostFiles.js"
 import { findKept, findPackageFile, keep, keepFromCache, subdirectories } from "../../internal/KeptPackages.js"
 import {
   C_LOCALE_ENV,
@@ -61,6 +65,20 @@ export const ZYPPER_ENV: Readonly<Record<string, string>> = { ...C_LOCALE_ENV, Z
 
 const ZYPPER = ["zypper", "--non-interactive"] as const
 
+const fingerprintOf = (key: Option.Option<string>): string =>
+  Option.match(key, {
+    onNone: () => "none",
+    onSome: (text) => Either.match(parseArmoredPublicKey(text), { onLeft: () => "unreadable", onRight: (info) => info.fingerprint })
+  })
+
+/** Why a key URL is not fetched again, by the repository policy: https only, plain http when `-r` is plain http itself. */
+const keyUrlRefusal = (url: string, base: string): string | undefined =>
+  url.startsWith("https://") || (url.startsWith("http://") && base.startsWith("http://"))
+    ? undefined
+    : url.startsWith("http://")
+    ? `the key ${url} is not fetched again over plain http: the repository policy allows http only when -r is http itself, and -r is ${base}`
+    : `the key ${url} is not an https:// URL`
+
 export const make = (options: ZypperOptions) =>
   Effect.gen(function*() {
     const shell = yield* Shell
@@ -90,6 +108,15 @@ export const make = (options: ZypperOptions) =>
         )
       )
 
+    /** A checked key into the key file, then into the rpm database. */
+    const importKey = (operation: string, url: string, key: string) =>
+      Effect.zipRight(
+        Effect.zipRight(makeDirectory(onHost(STATE_DIR), 0o755), writeFileAtomically(onHost(KEY_FILE), key, 0o644)).pipe(
+          Effect.mapError(fileFailure(operation))
+        ),
+        commands.runChecked(`rpm --import ${url}`, ["rpm", "--import", KEY_FILE], QUERY_TIMEOUT)
+      )
+
     /** Fetches, checks and imports the repository's signing keys, then writes its repo file. */
     const configureRepository = Effect.gen(function*() {
       const operation = "configure the zypper repository"
@@ -102,21 +129,54 @@ export const make = (options: ZypperOptions) =>
         })
       }
       for (const url of keys) {
-        const key = yield* repository.signingKey(url)
-        yield* Effect.zipRight(
-          makeDirectory(onHost(STATE_DIR), 0o755),
-          writeFileAtomically(onHost(KEY_FILE), key, 0o644)
-        ).pipe(Effect.mapError(fileFailure(operation)))
-        yield* commands.runChecked(`rpm --import ${url}`, ["rpm", "--import", KEY_FILE], QUERY_TIMEOUT)
+        yield* importKey(operation, url, yield* repository.signingKey(url))
       }
       yield* agentRepository.configure(content)
     })
 
-    const refresh = commands.runChecked(
-      "zypper refresh",
-      [...ZYPPER, "refresh", "--repo", YUM_REPO_SECTION],
-      FETCH_TIMEOUT
-    )
+    const refreshRepository = commands.run("zypper refresh", [...ZYPPER, "refresh", "--repo", YUM_REPO_SECTION], FETCH_TIMEOUT)
+
+    /**
+     * After `refresh` failed on the agent repository's signature: the keys its repo file names,
+     * fetched again (over https unless `-r` is plain http), written and imported, unless they
+     * are the key imported before. Fails with zypper's line and why nothing was done.
+     */
+    const replaceRotatedKey = (failedLine: string) =>
+      Effect.gen(function*() {
+        const operation = "zypper refresh"
+        const refused = (why: string) => new PackageManagerError({ operation, detail: `${failedLine} (${why})` })
+        const file = yield* agentRepository.find
+        if (Option.isNone(file)) return yield* refused(`no repo file in ${REPOS_DIR} defines [${YUM_REPO_SECTION}]`)
+        const text = yield* readTextIfExists(onHost(file.value)).pipe(Effect.mapError(fileFailure(operation)))
+        const urls = agentRepositoryKeys(Option.getOrElse(text, () => ""))
+        if (urls.length === 0) return yield* refused(`${file.value} names no gpgkey`)
+        const refusal = urls.map((url) => keyUrlRefusal(url, repository.base)).find((why) => why !== undefined)
+        if (refusal !== undefined) return yield* refused(refusal)
+        const keys = yield* Effect.forEach(urls, (url) => repository.signingKey(url)).pipe(
+          Effect.mapError((error) => refused(`fetching the key again: ${error.message}`))
+        )
+        const old = fingerprintOf(yield* readTextIfExists(onHost(KEY_FILE)).pipe(Effect.mapError(fileFailure(operation))))
+        const fetched = keys.map((key) => fingerprintOf(Option.some(key)))
+        if (fetched.every((fingerprint) => fingerprint === old)) return yield* refused(`the repository still serves the key ${old}`)
+        yield* Effect.forEach(urls, (url, i) => importKey(operation, url, keys[i]!), { discard: true })
+        yield* Effect.logInfo(`replaced the signing key of [${YUM_REPO_SECTION}] (${file.value}) in ${KEY_FILE}: ${old} -> ${fetched.join(", ")}`)
+      })
+
+    /** The agent repository's metadata; a rotated signing key is fetched again and the refresh retried once. */
+    const refresh = Effect.gen(function*() {
+      const operation = "zypper refresh"
+      const first = yield* refreshRepository
+      if (first.exitCode === 0) return
+      const keyError = zypperKeyErrorLine(first, YUM_REPO_SECTION)
+      if (keyError === undefined) return yield* new PackageManagerError({ operation, detail: zypperFailureLine(first) })
+      yield* replaceRotatedKey(keyError)
+      const second = yield* refreshRepository
+      if (second.exitCode === 0) return
+      return yield* new PackageManagerError({
+        operation,
+        detail: `${zypperKeyErrorLine(second, YUM_REPO_SECTION) ?? zypperFailureLine(second)} (also with the key fetched again)`
+      })
+    })
 
     const candidateVersion = commands.runAccepting(
       "zypper search",
@@ -252,7 +312,7 @@ export const make = (options: ZypperOptions) =>
       installedState: Effect.map(installedVersions, RpmDatabase.installedAgentOf),
       repositoryState: Effect.map(agentRepository.find, repositoryStateOf),
       configureRepository,
-      refresh: Effect.asVoid(refresh),
+      refresh,
       candidateVersion,
       download,
       install,

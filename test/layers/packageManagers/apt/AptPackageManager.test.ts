@@ -599,11 +599,15 @@ describe("AptPackageManager.refresh: a rotated repository key", () => {
     readonly entry?: string
     readonly base?: string
     readonly refreshFailure?: string
+    readonly mode?: number
+    readonly ownKeyring?: boolean
+    readonly otherFiles?: Readonly<Record<string, string>>
   }) =>
     Effect.gen(function*() {
       const root = yield* tempRoot
-      yield* writeHostFile(root, KEYRING, REPOSITORY_KEY)
-      yield* writeHostFile(root, options.file ?? AGENT_LIST, options.entry ?? OWN_ENTRY)
+      if (options.ownKeyring ?? true) yield* writeHostFile(root, KEYRING, REPOSITORY_KEY)
+      yield* writeHostFile(root, options.file ?? AGENT_LIST, options.entry ?? OWN_ENTRY, options.mode)
+      for (const [file, text] of Object.entries(options.otherFiles ?? {})) yield* writeHostFile(root, file, text)
       const host = yield* FakeShell.make({
         root,
         aptRepositoryKey: options.signedWith,
@@ -721,14 +725,39 @@ describe("AptPackageManager.refresh: a rotated repository key", () => {
       why: `the agent's entry in /etc/apt/sources.list.d/vendor.list uses /etc/apt/keyrings/vendor.gpg, not ${KEYRING}: its key is left to the administrator`
     },
     {
-      what: "a legacy entry names no keyring",
+      what: "a legacy entry without signed-by, with a plain http -r",
       options: {
           signedWith: ROTATED_KEY,
           served: { "debian/agentrepo.key": ROTATED_KEY },
+          base: "http://agentrepo.example.test",
+          file: "/etc/apt/sources.list",
+          entry: "deb http://agentrepo.example.test/debian serveragent main\n"
+        },
+      why: "the key is not fetched again over plain http from http://agentrepo.example.test"
+    },
+    {
+      what: "a legacy entry without signed-by, when the key fetched again is an HTML page",
+      options: {
+          signedWith: REPOSITORY_KEY,
+          served: { "debian/agentrepo.key": "<html>maintenance</html>" },
           file: "/etc/apt/sources.list",
           entry: "deb https://agentrepo.example.test/debian serveragent main\n"
         },
-      why: `the agent's entry in /etc/apt/sources.list names no signed-by keyring, not ${KEYRING}: its key is left to the administrator`
+      why: "fetching the key again: https://agentrepo.example.test/debian/agentrepo.key: not an ASCII-armoured OpenPGP public key"
+    },
+    {
+      what: "a legacy entry whose source another file names with another keyring",
+      options: {
+          signedWith: REPOSITORY_KEY,
+          served: { "debian/agentrepo.key": REPOSITORY_KEY },
+          file: "/etc/apt/sources.list",
+          entry: "deb https://agentrepo.example.test/debian serveragent main\n",
+          otherFiles: {
+            "/etc/apt/sources.list.d/vendor.list":
+              "deb [signed-by=/etc/apt/keyrings/vendor.gpg] https://agentrepo.example.test/debian/ serveragent main\n"
+          }
+        },
+      why: `the agent's entry in /etc/apt/sources.list cannot be moved to ${KEYRING}: /etc/apt/sources.list.d/vendor.list holds another entry for it`
     }
   ]
 
@@ -743,6 +772,7 @@ describe("AptPackageManager.refresh: a rotated repository key", () => {
       expect(yield* host.commands).toHaveLength(1)
       expect(yield* readHostFile(root, KEYRING)).toBe(REPOSITORY_KEY)
       expect(yield* listHostDirectory(root, "/etc/apt/keyrings")).toEqual(["driveclient.asc"])
+      expect(yield* readHostFile(root, options.file ?? AGENT_LIST)).toBe(options.entry ?? OWN_ENTRY)
       expect(logs).toEqual([])
     }))
 
@@ -774,4 +804,132 @@ describe("AptPackageManager.refresh: a rotated repository key", () => {
       expect(yield* host.commands).toHaveLength(1)
       expect(yield* readHostFile(root, KEYRING)).toBe(REPOSITORY_KEY)
     }))
+
+  describe("a legacy entry without signed-by (apt 3 no longer reads the apt-key keyring it relied on)", () => {
+    const MAIN_LIST = "/etc/apt/sources.list"
+    const moved = (file: string) => `moved the agent's entry in ${file} to the keyring ${KEYRING} (key ${REPOSITORY_KEY_FINGERPRINT})`
+
+    it.scoped("a one-line entry gets signed-by in that same file, mode kept, every other line as it was; the keyring is written; one retry, one line logged", () =>
+      Effect.gen(function*() {
+        const before = [
+          "# the agent, added by the old updater\r\n",
+          "deb http://deb.debian.org/debian bookworm main\r\n",
+          "deb [arch=amd64] https://agentrepo.example.test/debian serveragent main\r\n",
+          "# deb-src https://agentrepo.example.test/debian serveragent main\r\n"
+        ]
+        const { host, logs, refresh, root } = yield* rotatedHost({
+          signedWith: REPOSITORY_KEY,
+          served: { "debian/agentrepo.key": REPOSITORY_KEY },
+          file: MAIN_LIST,
+          entry: before.join(""),
+          mode: 0o640,
+          ownKeyring: false
+        })
+        yield* refresh
+        expect(yield* host.commands).toEqual([aptUpdate(MAIN_LIST), aptUpdate(MAIN_LIST)])
+        expect((yield* host.transcript).map((entry) => entry.exit)).toEqual([100, 0])
+        const after = [...before]
+        after[2] = `deb [arch=amd64 signed-by=${KEYRING}] https://agentrepo.example.test/debian serveragent main\r\n`
+        expect(yield* readHostFile(root, MAIN_LIST)).toBe(after.join(""))
+        expect(yield* modeOf(root, MAIN_LIST)).toBe(0o640)
+        expect(yield* readHostFile(root, KEYRING)).toBe(REPOSITORY_KEY)
+        expect(yield* modeOf(root, KEYRING)).toBe(0o644)
+        expect(yield* listHostDirectory(root, "/etc/apt/keyrings")).toEqual(["driveclient.asc"])
+        expect(yield* listHostDirectory(root, "/etc")).toEqual(["apt"])
+        expect(yield* listHostDirectory(root, "/etc/apt")).toEqual(["keyrings", "sources.list"])
+        expect(logs).toEqual([moved(MAIN_LIST)])
+        expect((yield* host.state).refreshed).toBe(true)
+      }))
+
+    it.scoped("a deb822 stanza among others, in a source that worked before (apt only warns): a Signed-By field, the rest byte for byte", () =>
+      Effect.gen(function*() {
+        const file = "/etc/apt/sources.list.d/vendors.sources"
+        const debian = "Types: deb\nURIs: http://deb.debian.org/debian\nSuites: bookworm\nComponents: main\n"
+        const agent = "# backup agent\nTypes: deb\nURIs: https://agentrepo.example.test/debian/\nSuites: serveragent\nComponents: main\n"
+        const { host, logs, refresh, root } = yield* rotatedHost({
+          signedWith: ROTATED_KEY,
+          served: { "debian/agentrepo.key": ROTATED_KEY },
+          file,
+          entry: `${debian}\n${agent}`
+        })
+        yield* host.model.refresh
+        yield* refresh
+        expect(yield* host.commands).toEqual([aptUpdate(file), aptUpdate(file)])
+        expect((yield* host.transcript).map((entry) => entry.exit)).toEqual([0, 0])
+        expect(yield* readHostFile(root, file)).toBe(`${debian}\n${agent}Signed-By: ${KEYRING}\n`)
+        expect(yield* readHostFile(root, KEYRING)).toBe(ROTATED_KEY)
+        expect(yield* listHostDirectory(root, "/etc/apt/sources.list.d")).toEqual(["vendors.sources"])
+        expect(logs).toEqual([`moved the agent's entry in ${file} to the keyring ${KEYRING} (key ${ROTATED_KEY_FINGERPRINT})`])
+      }))
+
+    it.scoped("a legacy http entry: moved all the same, the key fetched over https only", () =>
+      Effect.gen(function*() {
+        const { host, logs, refresh, root } = yield* rotatedHost({
+          signedWith: REPOSITORY_KEY,
+          served: { "debian/agentrepo.key": REPOSITORY_KEY },
+          file: MAIN_LIST,
+          entry: "deb http://agentrepo.example.test/debian serveragent main\n",
+          ownKeyring: false
+        })
+        yield* refresh
+        expect(yield* host.commands).toEqual([aptUpdate(MAIN_LIST), aptUpdate(MAIN_LIST)])
+        expect(yield* readHostFile(root, MAIN_LIST)).toBe(`deb [signed-by=${KEYRING}] http://agentrepo.example.test/debian serveragent main\n`)
+        expect(logs).toEqual([moved(MAIN_LIST)])
+      }))
+
+    it.scoped("a deb822 stanza that also names another repository is not moved: one line, nothing written, no retry", () =>
+      Effect.gen(function*() {
+        const file = "/etc/apt/sources.list.d/agent.sources"
+        const entry = "Types: deb\nURIs: https://agentrepo.example.test/debian/ https://mirror.example.test/debian/\nSuites: serveragent\nComponents: main\n"
+        const { host, logs, refresh, root } = yield* rotatedHost({
+          signedWith: REPOSITORY_KEY,
+          served: { "debian/agentrepo.key": REPOSITORY_KEY },
+          file,
+          entry,
+          ownKeyring: false
+        })
+        const error = yield* Effect.flip(refresh)
+        expect(error.message).toBe(
+          `apt-get update failed: E: The repository 'https://agentrepo.example.test/debian serveragent InRelease' is not signed. (the agent's entry in ${file} cannot be moved to ${KEYRING}: its stanza names other repositories or suites as well)`
+        )
+        expect(yield* host.commands).toHaveLength(1)
+        expect(yield* readHostFile(root, file)).toBe(entry)
+        expect(yield* hostFileExists(root, "/etc/apt/keyrings")).toBe(false)
+        expect(logs).toEqual([])
+      }))
+
+    it.scoped("still refused after the move: one retry, then apt's error; the move stays (the entry names the updater's keyring)", () =>
+      Effect.gen(function*() {
+        const { host, refresh, root } = yield* rotatedHost({
+          signedWith: fixtureKey("nistp256"),
+          served: { "debian/agentrepo.key": REPOSITORY_KEY },
+          file: MAIN_LIST,
+          entry: "deb https://agentrepo.example.test/debian serveragent main\n",
+          ownKeyring: false
+        })
+        const error = yield* Effect.flip(refresh)
+        expect(error.message).toBe(
+          "apt-get update failed: E: The repository 'https://agentrepo.example.test/debian serveragent InRelease' is not signed. (also with the key fetched again)"
+        )
+        expect(yield* host.commands).toEqual([aptUpdate(MAIN_LIST), aptUpdate(MAIN_LIST)])
+        expect(yield* readHostFile(root, MAIN_LIST)).toBe(`deb [signed-by=${KEYRING}] https://agentrepo.example.test/debian serveragent main\n`)
+      }))
+
+    it.scoped("the next pass finds the entry moved: one update, no second move", () =>
+      Effect.gen(function*() {
+        const { host, logs, refresh, root } = yield* rotatedHost({
+          signedWith: REPOSITORY_KEY,
+          served: { "debian/agentrepo.key": REPOSITORY_KEY },
+          file: MAIN_LIST,
+          entry: "deb https://agentrepo.example.test/debian serveragent main\n",
+          ownKeyring: false
+        })
+        yield* refresh
+        yield* host.model.refresh
+        yield* refresh
+        expect(yield* host.commands).toEqual([aptUpdate(MAIN_LIST), aptUpdate(MAIN_LIST), aptUpdate(MAIN_LIST)])
+        expect(logs).toEqual([moved(MAIN_LIST)])
+        expect(yield* readHostFile(root, MAIN_LIST)).toBe(`deb [signed-by=${KEYRING}] https://agentrepo.example.test/debian serveragent main\n`)
+      }))
+  })
 })

@@ -3,9 +3,12 @@ import * as path from "node:path"
 import { describe, expect, it } from "@effect/vitest"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Fiber from "effect/Fiber"
+import * as Logger from "effect/Logger"
 import * as Option from "effect/Option"
 import * as TestClock from "effect/TestClock"
+import { parseArmoredPublicKey } from "../../../../src/domain/OpenPgpKey.js"
 import * as ZypperPackageManager from "../../../../src/layers/packageManagers/zypper/ZypperPackageManager.js"
 import { type CommandResult, Shell, type ShellShape } from "../../../../src/services/Shell.js"
 import { cannedShell } from "../../../support/CannedShell.js"
@@ -18,6 +21,7 @@ import {
   ZYPPER_KEY_FILE,
   ZYPPER_LOCKS,
   ZYPPER_REFRESH,
+  ZYPPER_REFRESH_WITH_ROTATED_KEY,
   ZYPPER_SEARCH,
   zypperDownloadVersion,
   zypperInstallFile,
@@ -26,7 +30,13 @@ import {
 } from "../../../support/ExpectedCommands.js"
 import * as FakeShell from "../../../support/FakeShell.js"
 import { deadPid } from "../../../support/LockTesting.js"
-import { REPOSITORY_KEY } from "../../../support/OpenPgpKeys.js"
+import {
+  fixtureKey,
+  REPOSITORY_KEY,
+  REPOSITORY_KEY_FINGERPRINT,
+  ROTATED_KEY,
+  ROTATED_KEY_FINGERPRINT
+} from "../../../support/OpenPgpKeys.js"
 import { BASE, remoteRepository } from "../../../support/RemoteRepository.js"
 import {
   hostFileExists,
@@ -247,6 +257,169 @@ describe("ZypperPackageManager: the repository", () => {
       // zypper's stdout comes last here: its hint, not the stderr line naming the repository.
       expect(error.message).toBe("zypper search failed: Repository 'drivesrvr' not found by its alias, number, or URI.")
       expect((yield* host.transcript).at(-1)!.exit).toBe(3)
+    }))
+})
+
+describe("ZypperPackageManager.refresh: a rotated signing key", () => {
+  const STATE_DIR = "/var/lib/cloudbackup-updater"
+  /** zypper's line for a repository signed with `key` while the rpm database does not hold it. */
+  const unknownKeyLine = (fingerprint: string) =>
+    `File 'repomd.xml' from repository 'Cloud Backup agent' is signed with an unknown key '${fingerprint.slice(-16)}'.`
+  const ROTATED_LINE = unknownKeyLine(ROTATED_KEY_FINGERPRINT)
+  const replaced = (old: string, now: string) =>
+    `replaced the signing key of [drivesrvr] (${REPO_FILE}) in ${ZYPPER_KEY_FILE}: ${old} -> ${now}`
+
+  /** A host whose repo file is `repoFile`, whose key file holds the key imported before, and whose repository is signed with `signedWith`. */
+  const rotatedHost = (options: {
+    readonly signedWith: string
+    readonly served: Readonly<Record<string, string>>
+    readonly repoFile?: string
+    readonly base?: string
+    readonly importedBefore?: string | undefined
+    readonly refreshFailure?: string
+  }) =>
+    Effect.gen(function*() {
+      const root = yield* tempRoot
+      yield* writeHostFile(root, REPO_FILE, options.repoFile ?? REPO)
+      const before = "importedBefore" in options ? options.importedBefore : REPOSITORY_KEY
+      if (before !== undefined) yield* writeHostFile(root, ZYPPER_KEY_FILE, before)
+      const host = yield* FakeShell.make({
+        root,
+        installed: OLD,
+        offered: [OLD, NEW],
+        rpmRepositoryKey: options.signedWith,
+        ...(options.refreshFailure === undefined ? {} : { failures: { refresh: options.refreshFailure } })
+      })
+      const logs: Array<string> = []
+      const packages = yield* ZypperPackageManager.make({ root }).pipe(
+        Effect.provideService(Shell, host.shell),
+        Effect.provide(remoteRepository(options.served, options.base))
+      )
+      const refresh = packages.refresh.pipe(
+        Effect.provide(Logger.replace(Logger.defaultLogger, Logger.make(({ message }) => logs.push(String(message)))))
+      )
+      return { root, host, refresh, logs }
+    })
+
+  it.scoped("the key not imported: fetched again from gpgkey=, written, rpm --import-ed, the refresh retried once, both fingerprints logged", () =>
+    Effect.gen(function*() {
+      const { host, logs, refresh, root } = yield* rotatedHost({
+        signedWith: ROTATED_KEY,
+        served: { "redhat/RPM-GPG-KEY-drivesrvr": ROTATED_KEY }
+      })
+      yield* refresh
+      expect(yield* host.commands).toEqual(ZYPPER_REFRESH_WITH_ROTATED_KEY)
+      const transcript = yield* host.transcript
+      expect(transcript.map((entry) => entry.exit)).toEqual([4, 0, 0])
+      expect(transcript.every((entry) => JSON.stringify(entry.env) === JSON.stringify(ZYPPER_ENV))).toBe(true)
+      expect(yield* readHostFile(root, ZYPPER_KEY_FILE)).toBe(ROTATED_KEY)
+      expect(yield* modeOf(root, ZYPPER_KEY_FILE)).toBe(0o644)
+      expect(yield* listHostDirectory(root, STATE_DIR)).toEqual(["drivesrvr-signing-key.asc"])
+      expect(yield* host.rpmImportedKeys).toEqual([ROTATED_KEY])
+      expect(logs).toEqual([replaced(REPOSITORY_KEY_FINGERPRINT, ROTATED_KEY_FINGERPRINT)])
+      expect((yield* host.state).refreshed).toBe(true)
+      expect(yield* readHostFile(root, REPO_FILE)).toBe(REPO)
+    }))
+
+  it.scoped("no key file from before: the old fingerprint is none", () =>
+    Effect.gen(function*() {
+      const { host, logs, refresh, root } = yield* rotatedHost({
+        signedWith: ROTATED_KEY,
+        served: { "redhat/RPM-GPG-KEY-drivesrvr": ROTATED_KEY },
+        importedBefore: undefined
+      })
+      yield* refresh
+      expect(yield* host.commands).toEqual(ZYPPER_REFRESH_WITH_ROTATED_KEY)
+      expect(yield* readHostFile(root, ZYPPER_KEY_FILE)).toBe(ROTATED_KEY)
+      expect(logs).toEqual([replaced("none", ROTATED_KEY_FINGERPRINT)])
+    }))
+
+  it.scoped("-r plain http: a plain-http gpgkey= is what the repository policy allows, and is fetched again", () =>
+    Effect.gen(function*() {
+      const base = "http://agentrepo.example.test"
+      const { host, refresh, root } = yield* rotatedHost({
+        signedWith: ROTATED_KEY,
+        served: { "redhat/RPM-GPG-KEY-drivesrvr": ROTATED_KEY },
+        base,
+        repoFile: `${REPO_WITHOUT_KEY.replace("https://", "http://")}gpgkey=${base}/redhat/RPM-GPG-KEY-drivesrvr\n`
+      })
+      yield* refresh
+      expect(yield* host.commands).toEqual(ZYPPER_REFRESH_WITH_ROTATED_KEY)
+      expect(yield* readHostFile(root, ZYPPER_KEY_FILE)).toBe(ROTATED_KEY)
+    }))
+
+  const refusals: ReadonlyArray<{ readonly what: string; readonly options: Parameters<typeof rotatedHost>[0]; readonly why: string }> = [
+    {
+      what: "the repository serves the key imported before again",
+      options: { signedWith: ROTATED_KEY, served: { "redhat/RPM-GPG-KEY-drivesrvr": REPOSITORY_KEY } },
+      why: `the repository still serves the key ${REPOSITORY_KEY_FINGERPRINT}`
+    },
+    {
+      what: "the key fetched again is an HTML page",
+      options: { signedWith: ROTATED_KEY, served: { "redhat/RPM-GPG-KEY-drivesrvr": "<html>maintenance</html>" } },
+      why: `fetching the key again: ${KEY_URL}: not an ASCII-armoured OpenPGP public key`
+    },
+    {
+      what: "the key is gone from the repository",
+      options: { signedWith: ROTATED_KEY, served: {} },
+      why: `fetching the key again: ${KEY_URL}: HTTP status 404`
+    },
+    {
+      what: "a plain-http gpgkey= with an https -r",
+      options: {
+        signedWith: ROTATED_KEY,
+        served: { "redhat/RPM-GPG-KEY-drivesrvr": ROTATED_KEY },
+        repoFile: `${REPO_WITHOUT_KEY}gpgkey=http://agentrepo.example.test/redhat/RPM-GPG-KEY-drivesrvr\n`
+      },
+      why:
+        `the key http://agentrepo.example.test/redhat/RPM-GPG-KEY-drivesrvr is not fetched again over plain http: the repository policy allows http only when -r is http itself, and -r is ${BASE}`
+    },
+    {
+      what: "a repo file that names no gpgkey",
+      options: { signedWith: ROTATED_KEY, served: { "redhat/RPM-GPG-KEY-drivesrvr": ROTATED_KEY }, repoFile: REPO_WITHOUT_KEY },
+      why: `${REPO_FILE} names no gpgkey`
+    }
+  ]
+
+  it.scoped.each(refusals)("$what: zypper's line and why, one line, nothing written nor imported, no retry", ({ options, why }) =>
+    Effect.gen(function*() {
+      const { host, logs, refresh, root } = yield* rotatedHost(options)
+      const error = yield* Effect.flip(refresh)
+      expect(error.message).toBe(`zypper refresh failed: ${ROTATED_LINE} (${why})`)
+      expect(error.message).not.toContain("\n")
+      expect(yield* host.commands).toEqual([ZYPPER_REFRESH])
+      expect(yield* readHostFile(root, ZYPPER_KEY_FILE)).toBe(REPOSITORY_KEY)
+      expect(yield* listHostDirectory(root, STATE_DIR)).toEqual(["drivesrvr-signing-key.asc"])
+      expect(yield* host.rpmImportedKeys).toEqual([])
+      expect(logs).toEqual([])
+    }))
+
+  it.scoped("still refused with the key fetched again: one retry, then zypper's line", () =>
+    Effect.gen(function*() {
+      const other = fixtureKey("nistp256")
+      const { host, refresh, root } = yield* rotatedHost({
+        signedWith: other,
+        served: { "redhat/RPM-GPG-KEY-drivesrvr": ROTATED_KEY }
+      })
+      const error = yield* Effect.flip(refresh)
+      const otherFingerprint = Either.getOrThrow(parseArmoredPublicKey(other)).fingerprint
+      expect(error.message).toBe(`zypper refresh failed: ${unknownKeyLine(otherFingerprint)} (also with the key fetched again)`)
+      expect(yield* host.commands).toEqual(ZYPPER_REFRESH_WITH_ROTATED_KEY)
+      expect(yield* readHostFile(root, ZYPPER_KEY_FILE)).toBe(ROTATED_KEY)
+      expect((yield* host.state).refreshed).toBe(false)
+    }))
+
+  it.scoped("another refresh failure (an unreachable server): reported as is, no key fetched", () =>
+    Effect.gen(function*() {
+      const { host, logs, refresh, root } = yield* rotatedHost({
+        signedWith: ROTATED_KEY,
+        served: { "redhat/RPM-GPG-KEY-drivesrvr": ROTATED_KEY },
+        refreshFailure: "Could not refresh the repositories because of errors."
+      })
+      expect((yield* Effect.flip(refresh)).message).toBe("zypper refresh failed: Problem retrieving files from 'Cloud Backup agent'.")
+      expect(yield* host.commands).toEqual([ZYPPER_REFRESH])
+      expect(yield* readHostFile(root, ZYPPER_KEY_FILE)).toBe(REPOSITORY_KEY)
+      expect(logs).toEqual([])
     }))
 })
 
