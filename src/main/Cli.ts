@@ -1,6 +1,7 @@
 /**
  * The command line: the original updater's short flags, long forms, and the
- * `simulate` subcommand. Parsing only; what runs is handed in by `main`.
+ * `status` and `simulate` commands; and `--help`, built from the same option
+ * specs. Parsing only; what runs is handed in by `main`.
  */
 import * as Command from "@effect/cli/Command"
 import * as HelpDoc from "@effect/cli/HelpDoc"
@@ -9,11 +10,15 @@ import * as ValidationError from "@effect/cli/ValidationError"
 import type * as Effect from "effect/Effect"
 import * as EffectModule from "effect/Effect"
 import * as Either from "effect/Either"
+import { identity } from "effect/Function"
 import type * as Option from "effect/Option"
 import { packageManagerNames } from "../layers/packageManagers/index.js"
 import { type ServiceManagerKind, serviceManagerKinds } from "../services/AgentService.js"
 import type { PackageManagerKind } from "../services/PackageManager.js"
 import { DEFAULT_REPOSITORY } from "../services/UpdaterConfig.js"
+import { EXIT_ALREADY_RUNNING, EXIT_FAILED, EXIT_OK, EXIT_USAGE } from "../programs/ExitCode.js"
+import * as Help from "./Help.js"
+import * as OptionSpec from "./OptionSpec.js"
 
 export interface HostOptions {
   readonly repository: string
@@ -53,11 +58,8 @@ export const DEFAULT_PIDFILE = "/run/cloudbackup-updater.pid"
 
 const invalid = (message: string) => ValidationError.invalidValue(HelpDoc.p(message))
 
-const repository = Options.text("repository").pipe(
-  Options.withAlias("r"),
-  Options.withPseudoName("URI"),
-  Options.withDescription(`Base URI of the remote agent repository (default ${DEFAULT_REPOSITORY}).`),
-  Options.withDefault(DEFAULT_REPOSITORY),
+const repository = OptionSpec.value(
+  { name: "repository", alias: "r", argument: "URI", description: "agent repository", default: DEFAULT_REPOSITORY },
   Options.mapEffect((uri) =>
     Either.match(normalizeRepository(uri), {
       onLeft: (message) => EffectModule.fail(invalid(message)),
@@ -91,15 +93,13 @@ export const normalizeRepository = (uri: string): Either.Either<string, string> 
   return Either.right(url.href.replace(/\/+$/, ""))
 }
 
-const verbose = Options.boolean("verbose").pipe(
-  Options.withAlias("v"),
-  Options.withDescription("Verbose (debug) logging.")
-)
+const verbose = OptionSpec.flag({ name: "verbose", alias: "v", description: "debug logging" })
 
-const daemon = Options.boolean("daemon").pipe(
-  Options.withAlias("d"),
-  Options.withDescription("Run as a daemon: one pass at start, then a check every interval.")
-)
+const daemon = OptionSpec.flag({
+  name: "daemon",
+  alias: "d",
+  description: "run as a daemon, checking every interval"
+})
 
 /** A whole number of `unit`, at least `min`; parsed as text so that every bad value gets the same one-line message. */
 const wholeNumber = (name: string, options: { readonly min: number; readonly unit: string }) => (text: string) => {
@@ -111,72 +111,128 @@ const wholeNumber = (name: string, options: { readonly min: number; readonly uni
     )
 }
 
-const interval = Options.text("interval").pipe(
-  Options.withAlias("i"),
-  Options.withPseudoName("NUM"),
-  Options.withDescription("Minutes between checks in daemon mode (default 60). Ignored otherwise."),
-  Options.withDefault("60"),
+const interval = OptionSpec.value(
+  { name: "interval", alias: "i", argument: "NUM", description: "minutes between checks with -d", default: "60" },
   Options.mapEffect(wholeNumber("-i/--interval", { min: 1, unit: "minutes" }))
 )
 
-const maxWait = Options.text("max-wait").pipe(
-  Options.withPseudoName("MINUTES"),
-  Options.withDescription(
-    "Give up (exit 1) when the agent is still busy with a backup after this long. Default: wait as long as it takes."
-  ),
-  Options.mapEffect(wholeNumber("--max-wait", { min: 0, unit: "minutes" })),
-  Options.optional
+const maxWait = OptionSpec.value(
+  {
+    name: "max-wait",
+    argument: "MINUTES",
+    description: "longest wait for a backup to end",
+    otherwise: "no limit"
+  },
+  (text) => text.pipe(Options.mapEffect(wholeNumber("--max-wait", { min: 0, unit: "minutes" })), Options.optional)
 )
 
-const healthGrace = Options.text("health-grace").pipe(
-  Options.withPseudoName("SECONDS"),
-  Options.withDescription(
-    "How long an upgraded agent must stay running; if it does not, the previous version is reinstalled (default 30)."
-  ),
-  Options.withDefault("30"),
+const healthGrace = OptionSpec.value(
+  {
+    name: "health-grace",
+    argument: "SECONDS",
+    description: "roll back an upgrade whose agent stops this soon",
+    default: "30"
+  },
   Options.mapEffect(wholeNumber("--health-grace", { min: 0, unit: "seconds" }))
 )
 
-const dryRun = Options.boolean("dry-run").pipe(
-  Options.withAlias("n"),
-  Options.withDescription("Say what the pass would do, and change nothing.")
-)
+const dryRun = OptionSpec.flag({ name: "dry-run", alias: "n", description: "say what the pass would do, and change nothing" })
 
-const upgradeWithoutRollback = Options.boolean("upgrade-without-rollback").pipe(
-  Options.withDescription(
-    "Upgrade a running agent even when no package of its installed version can be kept for a rollback."
-  )
-)
+const upgradeWithoutRollback = OptionSpec.flag({
+  name: "upgrade-without-rollback",
+  description: "upgrade even if no package is kept for a rollback"
+})
 
-const logFile = Options.text("log-file").pipe(
-  Options.withAlias("l"),
-  Options.withPseudoName("PATH"),
-  Options.withDescription(`Log file in daemon mode (default ${DEFAULT_LOG_FILE}). Ignored otherwise.`),
+// Without -l under systemd, the daemon logs to stderr (the journal): the parser has no default.
+const logFile = OptionSpec.value(
+  {
+    name: "log-file",
+    alias: "l",
+    argument: "PATH",
+    description: "log file with -d",
+    otherwise: `the journal under systemd, else ${DEFAULT_LOG_FILE}`
+  },
   Options.optional
 )
 
-const pidfile = Options.text("pidfile").pipe(
-  Options.withAlias("p"),
-  Options.withPseudoName("PATH"),
-  Options.withDescription(`Pidfile in daemon mode (default ${DEFAULT_PIDFILE}). Ignored otherwise.`),
-  Options.withDefault(DEFAULT_PIDFILE)
+const pidfile = OptionSpec.value(
+  { name: "pidfile", alias: "p", argument: "PATH", description: "daemon pidfile", default: DEFAULT_PIDFILE },
+  identity
 )
 
 const oneOf = <A extends string>(name: string, choices: ReadonlyArray<A>, description: string) =>
-  Options.text(name).pipe(
-    Options.withPseudoName(choices.join("|")),
-    Options.withDescription(`${description} One of: ${choices.join(", ")}.`),
-    Options.mapEffect((text) =>
-      (choices as ReadonlyArray<string>).includes(text)
-        ? EffectModule.succeed(text as A)
-        : EffectModule.fail(invalid(`--${name}: "${text}" is not one of ${choices.join(", ")}`))
-    ),
-    Options.optional
+  OptionSpec.value(
+    { name, argument: choices.join("|"), description, otherwise: "detected" },
+    (text) =>
+      text.pipe(
+        Options.mapEffect((text) =>
+          (choices as ReadonlyArray<string>).includes(text)
+            ? EffectModule.succeed(text as A)
+            : EffectModule.fail(invalid(`--${name}: "${text}" is not one of ${choices.join(", ")}`))
+        ),
+        Options.optional
+      )
   )
 
-const packageManager = oneOf("package-manager", packageManagerNames, "Use this package manager instead of detecting it.")
+const packageManager = oneOf("package-manager", packageManagerNames, "the package manager to use")
 
-const serviceManager = oneOf("service-manager", serviceManagerKinds, "Use this service manager instead of detecting it.")
+const serviceManager = oneOf("service-manager", serviceManagerKinds, "the init system to use")
+
+const json = OptionSpec.flag({ name: "json", description: "print the status as one JSON object" })
+
+/** The options of each command, in the order the help lists them. */
+export const described = {
+  update: {
+    repository,
+    verbose,
+    daemon,
+    interval,
+    logFile,
+    pidfile,
+    packageManager,
+    serviceManager,
+    maxWait,
+    healthGrace,
+    dryRun,
+    upgradeWithoutRollback
+  },
+  status: { json, repository, pidfile, packageManager, serviceManager },
+  simulate: { verbose }
+} as const
+
+export type CommandName = keyof typeof described
+
+const summaries: Record<CommandName, string> = {
+  update: "Keeps the driveclient backup agent installed and up to date: one update pass, " +
+    "or with -d a daemon that checks every interval.",
+  status: "Shows what the updater sees and remembers; changes nothing.",
+  simulate: "Runs the update pass on simulated hosts; changes nothing."
+}
+
+/** Options of every command that @effect/cli provides itself. */
+const builtIns: ReadonlyArray<OptionSpec.OptionSpec> = [
+  { name: "help", alias: "h", description: "show this help and exit" },
+  { name: "version", description: "show the version and exit" }
+]
+
+const PROGRAM = "cloudbackup-updater"
+
+const usageOf = (name: CommandName) =>
+  Help.synopsis(name === "update" ? PROGRAM : `${PROGRAM} ${name}`, OptionSpec.specsOf(described[name]))
+
+const exitStatus = (name: CommandName) =>
+  `Exit status: ${EXIT_OK} done, ${EXIT_FAILED} failed, ${EXIT_USAGE} usage error` +
+  (name === "update" ? `, ${EXIT_ALREADY_RUNNING} already running.` : ".")
+
+/** The text of `--help` for a command. */
+export const help = (name: CommandName): string =>
+  Help.render({
+    usage: name === "update" ? [usageOf("update"), usageOf("status"), usageOf("simulate")] : [usageOf(name)],
+    summary: summaries[name],
+    options: [...OptionSpec.specsOf(described[name]), ...builtIns],
+    commands: name === "update" ? [["status", summaries.status], ["simulate", summaries.simulate]] : [],
+    footer: [exitStatus(name), `See ${PROGRAM}(8).`]
+  })
 
 /**
  * The updater's command, and `status` and `simulate` as commands of their own: as subcommands
@@ -184,48 +240,14 @@ const serviceManager = oneOf("service-manager", serviceManagerKinds, "Use this s
  * invalid subcommand.
  */
 export const make = <E, R>(handlers: Handlers<E, R>) => ({
-  update: Command.make(
-    "cloudbackup-updater",
-    {
-      repository,
-      verbose,
-      daemon,
-      interval,
-      logFile,
-      pidfile,
-      packageManager,
-      serviceManager,
-      maxWait,
-      healthGrace,
-      dryRun,
-      upgradeWithoutRollback
-    },
-    handlers.update
-  ).pipe(
-    Command.withDescription(
-      "Keeps the driveclient backup agent installed and up to date. " +
-        "`cloudbackup-updater status` shows what it sees; `cloudbackup-updater simulate` shows it at work on simulated hosts."
-    )
+  update: Command.make(PROGRAM, OptionSpec.optionsOf(described.update), handlers.update).pipe(
+    Command.withDescription(summaries.update)
   ),
-  status: Command.make(
-    "status",
-    {
-      repository,
-      pidfile,
-      packageManager,
-      serviceManager,
-      json: Options.boolean("json").pipe(Options.withDescription("Print the status as one JSON object."))
-    },
-    handlers.status
-  ).pipe(
-    Command.withDescription(
-      "Shows the installed and published agent versions, the repository, the agent, the daemon and the last check (changes nothing)."
-    )
+  status: Command.make("status", OptionSpec.optionsOf(described.status), handlers.status).pipe(
+    Command.withDescription(summaries.status)
   ),
-  simulate: Command.make("simulate", { verbose }, handlers.simulate).pipe(
-    Command.withDescription(
-      "Runs the update pass against simulated hosts and an embedded repository on 127.0.0.1 (needs no root, changes nothing)."
-    )
+  simulate: Command.make("simulate", OptionSpec.optionsOf(described.simulate), handlers.simulate).pipe(
+    Command.withDescription(summaries.simulate)
   )
 })
 

@@ -27,12 +27,15 @@ const requireDirectory = (option: string, file: string) => {
 export const logDestination = (options: UpdateOptions, env: NodeJS.ProcessEnv): Option.Option<string> =>
   Option.orElse(options.logFile, () => (env["INVOCATION_ID"] === undefined ? Option.some(DEFAULT_LOG_FILE) : Option.none()))
 
-/** Checks the pidfile and log file paths and opens the log; the logger layer for the daemon's run. */
-export const prepare = (options: UpdateOptions, env: NodeJS.ProcessEnv) =>
+/**
+ * Checks the pidfile and log file paths and opens the log; the logger layer for the daemon's run.
+ * `journal`: stderr is the journal's stream.
+ */
+export const prepare = (options: UpdateOptions, env: NodeJS.ProcessEnv, journal: boolean) =>
   Effect.gen(function*() {
     yield* requireDirectory("-p/--pidfile", options.pidfile)
     const destination = logDestination(options, env)
-    if (Option.isNone(destination)) return Logging.stderrLayer(options.verbose)
+    if (Option.isNone(destination)) return Logging.stderrLayer(options.verbose, journal)
     const file = destination.value
     yield* requireDirectory("-l/--log-file", file)
     const log = yield* Effect.acquireRelease(

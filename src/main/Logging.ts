@@ -1,8 +1,12 @@
-/** Log lines: `level: message`, on a terminal stream or (see LogFile) in the daemon's log file. */
+/**
+ * Log lines: `level: message`, on a terminal stream or (see LogFile) in the daemon's log file; on
+ * a stderr connected to the journal, `<N>message` with the sd-daemon(3) priority instead of the word.
+ */
 import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
-import { lineOf } from "../domain/LogLine.js"
+import { priorityOf, withPriority } from "../domain/JournalStream.js"
+import { bodyOf, lineOf } from "../domain/LogLine.js"
 import { wantsColor } from "./CliConsole.js"
 
 const COLORS: Partial<Record<LogLevel.LogLevel["_tag"], string>> = {
@@ -20,12 +24,23 @@ export const streamLogger = (stream: NodeJS.WriteStream, prefix: (date: Date) =>
     stream.write(color === undefined ? `${line}\n` : `${color}${line}\x1b[0m\n`)
   })
 
+/** A logger for a stream the journal reads: the priority prefix on every line, no colour. */
+export const journalLogger = (stream: Pick<NodeJS.WriteStream, "write">) =>
+  Logger.make<unknown, void>((options) => {
+    stream.write(`${withPriority(priorityOf(options.logLevel), bodyOf(options))}\n`)
+  })
+
 export const level = (verbose: boolean) => Logger.minimumLogLevel(verbose ? LogLevel.Debug : LogLevel.Info)
 
 export const useLogger = (logger: Logger.Logger<unknown, void>, verbose: boolean): Layer.Layer<never> =>
   Layer.merge(Logger.replace(Logger.defaultLogger, logger), level(verbose))
 
-export const stderrLayer = (verbose: boolean): Layer.Layer<never> => useLogger(streamLogger(process.stderr), verbose)
+/** `journal`: stderr is the journal's stream (see JournalStream.isJournal). */
+export const stderrLogger = (stream: NodeJS.WriteStream, journal: boolean): Logger.Logger<unknown, void> =>
+  journal ? journalLogger(stream) : streamLogger(stream)
+
+export const stderrLayer = (verbose: boolean, journal: boolean): Layer.Layer<never> =>
+  useLogger(stderrLogger(process.stderr, journal), verbose)
 
 /** For `simulate`: on stdout, in order with its report, each line stamped with the seconds since the start. */
 export const stdoutElapsedLayer = (verbose: boolean, start: number = Date.now()): Layer.Layer<never> =>

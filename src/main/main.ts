@@ -1,5 +1,5 @@
 /** The executable: parses the command line, runs the chosen program on live layers, exits with the contract's status. */
-import * as Command from "@effect/cli/Command"
+import * as fs from "node:fs"
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as Path from "@effect/platform/Path"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
@@ -9,11 +9,13 @@ import * as Effect from "effect/Effect"
 import type * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as JournalStream from "../domain/JournalStream.js"
 import { unitFromEnvironment } from "../domain/RolloutDelay.js"
 import * as DryRun from "../layers/DryRun.js"
 import * as LiveHost from "./LiveHost.js"
 import type { UpdaterConfigShape } from "../services/UpdaterConfig.js"
 import * as Cli from "./Cli.js"
+import * as CliRun from "./CliRun.js"
 import { withCliConsole } from "./CliConsole.js"
 import * as Daemon from "../programs/Daemon.js"
 import * as DaemonSetup from "./DaemonSetup.js"
@@ -25,6 +27,9 @@ import { updatePass } from "../programs/UpdatePass.js"
 
 declare const __UPDATER_VERSION__: string
 const VERSION = typeof __UPDATER_VERSION__ === "string" ? __UPDATER_VERSION__ : "development"
+
+/** Under systemd, stderr may be the journal's stream: lines then carry their priority. */
+const journal = JournalStream.isJournal(process.env, (fd) => fs.fstatSync(fd, { bigint: true }))
 
 const liveHost = (options: Cli.HostOptions, config: Partial<UpdaterConfigShape> = {}) =>
   LiveHost.layer({
@@ -48,12 +53,12 @@ const oneShot = (options: Cli.UpdateOptions) =>
   updatePass.pipe(
     Effect.zipLeft(options.dryRun ? Effect.logInfo("dry run: nothing was changed") : Effect.void),
     Effect.provide(hostFor(options)),
-    Effect.provide(Logging.stderrLayer(options.verbose))
+    Effect.provide(Logging.stderrLayer(options.verbose, journal))
   )
 
 const daemon = (options: Cli.UpdateOptions) =>
   Effect.gen(function*() {
-    const logger = yield* DaemonSetup.prepare(options, process.env)
+    const logger = yield* DaemonSetup.prepare(options, process.env, journal)
     yield* Daemon.run({
       pidfile: options.pidfile,
       interval: Duration.minutes(options.interval),
@@ -68,26 +73,19 @@ const daemon = (options: Cli.UpdateOptions) =>
 const commands = Cli.make({
   update: (options) => (options.daemon ? daemon(options) : oneShot(options)),
   status: (options) =>
-    status(options).pipe(Effect.provide(liveHost(options)), Effect.provide(Logging.stderrLayer(false))),
+    status(options).pipe(Effect.provide(liveHost(options)), Effect.provide(Logging.stderrLayer(false, journal))),
   simulate: (options) => simulate.pipe(Effect.provide(Logging.stdoutElapsedLayer(options.verbose)))
 })
 
 const app = { name: "cloudbackup-updater", version: VERSION }
 
-const cli = (argv: ReadonlyArray<string>) => {
-  const which = Cli.commandOf(argv)
-  if (which === "update") return Command.run(commands.update, app)(argv)
-  const sub = [argv[0]!, argv[1]!, ...argv.slice(3)]
-  return which === "status"
-    ? Command.run(commands.status, { ...app, executable: "cloudbackup-updater status" })(sub)
-    : Command.run(commands.simulate, { ...app, executable: "cloudbackup-updater simulate" })(sub)
-}
+const cli = (argv: ReadonlyArray<string>) => CliRun.run(commands, app, argv, process.stdin.isTTY === true)
 
 // @effect/cli reads files only for file-typed arguments, which this command line has none of: a
 // file system that does nothing keeps Node's (and the streams it pulls in) out of the bundle.
 const cliEnvironment = Layer.mergeAll(FileSystem.layerNoop({}), Path.layer, NodeTerminal.layer)
 
-const program = withCliConsole(Effect.suspend(() => cli(process.argv))).pipe(Effect.provide(cliEnvironment))
+const program = withCliConsole(Effect.suspend(() => cli(process.argv)), journal).pipe(Effect.provide(cliEnvironment))
 
 NodeRuntime.runMain(program, {
   disableErrorReporting: true,
@@ -95,7 +93,10 @@ NodeRuntime.runMain(program, {
   teardown: (exit, onExit) => {
     // A signal ends the daemon cleanly; it cuts a one-shot pass short, which is a failure.
     const { code, line } = verdict(exit as Exit.Exit<unknown, unknown>, Cli.runsDaemon(process.argv) ? EXIT_OK : EXIT_FAILED)
-    if (Option.isSome(line)) process.stderr.write(`cloudbackup-updater: ${line.value}\n`)
+    if (Option.isSome(line)) {
+      const text = `cloudbackup-updater: ${line.value}`
+      process.stderr.write(`${journal ? JournalStream.withPriority(JournalStream.PRIORITY_ERROR, text) : text}\n`)
+    }
     onExit(code)
     process.exit(code)
   }

@@ -6,21 +6,37 @@ import * as Clock from "effect/Clock"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import { reasonsToLeaveAlone } from "../domain/LeaveAlone.js"
+import { type LeaveAloneCode, reasonsToLeaveAlone } from "../domain/LeaveAlone.js"
 import { isUpToDate } from "../domain/Version.js"
 import { AgentService } from "../services/AgentService.js"
 import { FileLock } from "../services/FileLock.js"
 import { PackageManager } from "../services/PackageManager.js"
 import { Repository } from "../services/Repository.js"
-import { StateStore } from "../services/StateStore.js"
+import { type NotBefore as NotBeforeTime, StateStore, type UpdaterState } from "../services/StateStore.js"
 import { UpdaterConfig } from "../services/UpdaterConfig.js"
 import * as NotBefore from "./NotBefore.js"
 import { isUpdater } from "./Pidfile.js"
 
+/** The `schemaVersion` of `status --json`: raised only by an incompatible change (a field removed, renamed or retyped). */
+export const STATUS_SCHEMA_VERSION = 1
+
 /** A value read, or why it could not be. */
 export type Reading<A> = { readonly value: A } | { readonly error: string }
 
+/**
+ * Why the agent is not being upgraded now, or what the next pass will do first:
+ * the leave-alone rule's codes, a planned (staged) upgrade, the repository's
+ * not-before time, and an interrupted upgrade that the next pass recovers.
+ */
+export type ReasonCode = LeaveAloneCode | "planned" | "not-before" | "interrupted-upgrade"
+
+export interface Reason {
+  readonly code: ReasonCode
+  readonly text: string
+}
+
 export interface StatusReport {
+  readonly schemaVersion: typeof STATUS_SCHEMA_VERSION
   readonly installed: Reading<string | null>
   readonly published: Reading<string>
   readonly repository: Reading<{ readonly base: string; readonly configuredIn: string | null }>
@@ -38,8 +54,10 @@ export interface StatusReport {
   /** The repository's `Retry-After`: no request goes to it before `at`. */
   readonly notBefore: { readonly at: string; readonly reason: string } | null
   readonly interruptedUpgrade: { readonly previous: string; readonly target: string; readonly step: string; readonly pid: number } | null
-  /** Why an old agent is not being upgraded, in words. */
+  /** Why an old agent is not being upgraded, in words: the texts of the reasons that concern an old agent. */
   readonly notes: ReadonlyArray<string>
+  /** Every reason that applies, with its code: those of `notes`, then not-before, then an interrupted upgrade. */
+  readonly reasons: ReadonlyArray<Reason>
 }
 
 const read = <A, E extends { readonly message: string }, R>(effect: Effect.Effect<A, E, R>) =>
@@ -48,9 +66,40 @@ const read = <A, E extends { readonly message: string }, R>(effect: Effect.Effec
     Effect.catchAll((error) => Effect.succeed<Reading<A>>({ error: error.message }))
   )
 
-const iso = (at: number) => new Date(at).toISOString()
+// A damaged state file may hold a time no Date can show: it is printed as a number rather than thrown on.
+const iso = NotBefore.iso
 
 const valueOf = <A>(reading: Reading<A>): Option.Option<A> => ("value" in reading ? Option.some(reading.value) : Option.none())
+
+/** Why an agent behind `published` is not upgraded now: the leave-alone rule, then a planned upgrade. */
+const reasonsBehind = (
+  published: string,
+  state: UpdaterState,
+  agent: { readonly held: Reading<boolean>; readonly serviceEnabled: Reading<boolean>; readonly running: Reading<boolean> }
+): ReadonlyArray<Reason> => {
+  const leftAlone = reasonsToLeaveAlone({
+    published,
+    held: Option.getOrElse(valueOf(agent.held), () => false),
+    failedVersion: state.failedVersion,
+    serviceEnabled: Option.getOrUndefined(valueOf(agent.serviceEnabled)),
+    running: Option.getOrUndefined(valueOf(agent.running))
+  }).map(({ code, text }): Reason => ({ code, text: `left alone: ${text}` }))
+  const planned: ReadonlyArray<Reason> = state.plannedUpgrade === undefined
+    ? []
+    : [{ code: "planned", text: `the daemon plans the upgrade at ${iso(state.plannedUpgrade.at)} (staged rollout)` }]
+  return [...leftAlone, ...planned]
+}
+
+const notBeforeReason = ({ at, reason }: NotBeforeTime): Reason => ({
+  code: "not-before",
+  text: `${NotBefore.askedNotBefore(at)} (${reason})`
+})
+
+const interruptedReason = ({ journal: j }: UpdaterState): ReadonlyArray<Reason> =>
+  j === undefined ? [] : [{
+    code: "interrupted-upgrade",
+    text: `the upgrade from ${j.previous} to ${j.target} was interrupted before "${j.step}" (pid ${j.pid}); the next pass recovers it`
+  }]
 
 export const gather = (pidfile: string) =>
   Effect.gen(function*() {
@@ -86,25 +135,17 @@ export const gather = (pidfile: string) =>
         Option.match(Option.filter(holder, isUpdater), { onNone: () => null, onSome: (h) => ({ pid: h.pid! }) }))
     )
 
-    const notes: Array<string> = []
     const behind = Option.all([Option.flatMap(valueOf(installed), Option.fromNullable), valueOf(published)]).pipe(
-      Option.filter(([i, p]) => !isUpToDate(i, p))
+      Option.filter(([i, p]) => !isUpToDate(i, p)),
+      Option.map(([, p]) => p)
     )
-    if (Option.isSome(behind)) {
-      const reasons = reasonsToLeaveAlone({
-        published: behind.value[1],
-        held: Option.getOrElse(valueOf(held), () => false),
-        failedVersion: state.failedVersion,
-        serviceEnabled: Option.getOrUndefined(valueOf(serviceEnabled)),
-        running: Option.getOrUndefined(valueOf(running))
-      })
-      notes.push(...reasons.map(({ text }) => `left alone: ${text}`))
-      if (state.plannedUpgrade !== undefined) {
-        notes.push(`the daemon plans the upgrade at ${iso(state.plannedUpgrade.at)} (staged rollout)`)
-      }
-    }
+    const noted = Option.match(behind, {
+      onNone: () => [],
+      onSome: (p) => reasonsBehind(p, state, { held, serviceEnabled, running })
+    })
 
     const report: StatusReport = {
+      schemaVersion: STATUS_SCHEMA_VERSION,
       installed,
       published,
       repository: configured,
@@ -122,7 +163,8 @@ export const gather = (pidfile: string) =>
       interruptedUpgrade: state.journal === undefined
         ? null
         : { previous: state.journal.previous, target: state.journal.target, step: state.journal.step, pid: state.journal.pid },
-      notes
+      notes: noted.map(({ text }) => text),
+      reasons: [...noted, ...Option.toArray(Option.map(notBefore, notBeforeReason)), ...interruptedReason(state)]
     }
     return report
   })

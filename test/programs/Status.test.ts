@@ -3,7 +3,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as TestClock from "effect/TestClock"
 import { AGENT_PID, SimulatedHostTag, UPDATER_PID } from "../../src/layers/SimulatedHost.js"
-import { formatText, gather } from "../../src/programs/Status.js"
+import { formatText, gather, STATUS_SCHEMA_VERSION } from "../../src/programs/Status.js"
 import { updatePass } from "../../src/programs/UpdatePass.js"
 import { StateStore } from "../../src/services/StateStore.js"
 import { repositoryFiles, simulatedRun } from "../support/SimulatedRun.js"
@@ -35,6 +35,10 @@ describe("status", () => {
         "left alone: the driveclient package is held at its version by the administrator",
         "the daemon plans the upgrade at 1970-01-01T05:00:00.000Z (staged rollout)"
       ])
+      expect(report.reasons).toEqual([
+        { code: "held", text: "left alone: the driveclient package is held at its version by the administrator" },
+        { code: "planned", text: "the daemon plans the upgrade at 1970-01-01T05:00:00.000Z (staged rollout)" }
+      ])
       const text = formatText(report)
       expect(text).toContain("installed agent:     1.1.0-1\n")
       expect(text).toContain("backup in progress:  yes (lock held by pid 4242)\n")
@@ -56,6 +60,7 @@ describe("status", () => {
     Effect.gen(function*() {
       const report = yield* gather(PIDFILE)
       expect(report.published).toEqual({ error: "http://repo.test/version.txt: HTTP status 500" })
+      expect(report.reasons).toEqual([])
       expect(report.installed).toEqual({ value: null })
       expect(report.daemon).toEqual({ value: null })
       expect(formatText(report)).toContain("published version:   unknown (http://repo.test/version.txt: HTTP status 500)\n")
@@ -75,6 +80,7 @@ describe("status", () => {
       expect(report.notes).toEqual([
         "left alone: 1.2.0 failed and was rolled back (it did not stay running after the upgrade); waiting for a newer version"
       ])
+      expect(report.reasons).toEqual([{ code: "rolled-back", text: report.notes[0] }])
       expect(report.agent.busy).toEqual({ value: null })
     }).pipe(
       Effect.provide(
@@ -94,6 +100,10 @@ describe("status and the repository's Retry-After", () => {
       const report = yield* gather(PIDFILE)
       expect(report.notBefore).toEqual({ at: "1970-01-01T02:00:00.000Z", reason: TOO_MANY })
       expect(report.published).toEqual({ error: "the repository asked not to be asked again before 1970-01-01T02:00:00.000Z" })
+      expect(report.reasons).toEqual([
+        { code: "not-before", text: `the repository asked not to be asked again before 1970-01-01T02:00:00.000Z (${TOO_MANY})` }
+      ])
+      expect(report.notes).toEqual([])
       expect(requests).toEqual([])
       const text = formatText(report)
       expect(text.split("\n")).toContain(`not before:          1970-01-01T02:00:00.000Z (the repository asked to wait: ${TOO_MANY})`)
@@ -114,6 +124,7 @@ describe("status and the repository's Retry-After", () => {
       const report = yield* gather(PIDFILE)
       expect(report.notBefore).toBeNull()
       expect(report.published).toEqual({ value: "1.2.0" })
+      expect(report.reasons.map(({ code }) => code)).toEqual([])
       expect(formatText(report).split("\n")).toContain("not before:          none")
       yield* (yield* StateStore).update((s) => ({ ...s, notBefore: { at: 27 * HOUR, reason: TOO_MANY } }))
       expect((yield* gather(PIDFILE)).notBefore).toBeNull()
@@ -126,6 +137,61 @@ describe("status and the repository's Retry-After", () => {
       )
     )
   })
+})
+
+describe("status --json", () => {
+  it.effect("starts with its schemaVersion, 1, and keeps the notes beside the reasons", () =>
+    Effect.gen(function*() {
+      const json = JSON.parse(JSON.stringify(yield* gather(PIDFILE))) as Record<string, unknown>
+      expect(STATUS_SCHEMA_VERSION).toBe(1)
+      expect(Object.keys(json)[0]).toBe("schemaVersion")
+      expect(json["schemaVersion"]).toBe(1)
+      expect(json["notes"]).toEqual(["left alone: the agent's service is disabled and the agent is stopped"])
+      expect(json["reasons"]).toEqual([
+        { code: "disabled-and-stopped", text: "left alone: the agent's service is disabled and the agent is stopped" }
+      ])
+    }).pipe(
+      Effect.provide(simulatedRun({ installed: "1.1.0-1", agentRunning: false, serviceEnabled: false, offered: ["1.1.0-1", "1.2.0-1"] }))
+    ))
+
+  it.effect("an interrupted upgrade is a reason, after the notes' reasons, and not a note", () =>
+    Effect.gen(function*() {
+      const report = yield* gather(PIDFILE)
+      expect(report.interruptedUpgrade).toEqual({ previous: "1.1.0-1", target: "1.2.0-1", step: "transaction", pid: 999 })
+      expect(report.reasons).toEqual([
+        { code: "held", text: "left alone: the driveclient package is held at its version by the administrator" },
+        {
+          code: "interrupted-upgrade",
+          text: "the upgrade from 1.1.0-1 to 1.2.0-1 was interrupted before \"transaction\" (pid 999); the next pass recovers it"
+        }
+      ])
+      expect(report.notes).toEqual(["left alone: the driveclient package is held at its version by the administrator"])
+    }).pipe(
+      Effect.provide(
+        simulatedRun({ installed: "1.1.0-1", agentRunning: true, held: true, offered: ["1.1.0-1", "1.2.0-1"] }, repositoryFiles("1.2.0"), undefined, {
+          journal: {
+            pid: 999,
+            step: "transaction",
+            previous: "1.1.0-1",
+            target: "1.2.0-1",
+            agentWasRunning: true,
+            holdsAgentLock: true
+          }
+        })
+      )
+    ))
+
+  it.effect("a time beyond what a date can show is given in milliseconds, not thrown on", () =>
+    Effect.gen(function*() {
+      const report = yield* gather(PIDFILE)
+      expect(report.lastCheck).toEqual({ at: "100000000000000000000 ms since the epoch", result: "up to date" })
+    }).pipe(
+      Effect.provide(
+        simulatedRun({ installed: "1.2.0-1", offered: ["1.2.0-1"] }, repositoryFiles("1.2.0"), undefined, {
+          lastCheck: { at: 1e20, result: "up to date" }
+        })
+      )
+    ))
 })
 
 describe("status after a pass that had no way back", () => {
