@@ -18,10 +18,10 @@ export const aptCannotDownload = (output: string): boolean => /cannot be downloa
 const KEY_ERROR =
   /NO_PUBKEY|EXPKEYSIG|KEYEXPIRED|REVKEYSIG|BADSIG|signatures couldn't be verified|signatures were invalid|is not signed|is no longer signed|signature verification failed|Missing key/
 
-/** Whether `output` of `apt-get update` reports a signature or key error for the source at `uri` (apt names it without its trailing slash). */
-export const aptKeyErrorFor = (output: string, uri: string): boolean => aptKeyErrorLine(output, uri) !== undefined
-
-/** The last line of apt's output that rejects the signature of the source at `uri`, if one does. */
+/**
+ * The last line of `apt-get update` output that rejects the signature of the source at `uri`
+ * (apt names it without its trailing slash), if one does.
+ */
 export const aptKeyErrorLine = (output: string, uri: string): string | undefined => {
   const source = uri.replace(/\/+$/, "")
   return output.split("\n").map((line) => line.trim()).filter((line) =>

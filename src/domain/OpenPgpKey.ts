@@ -5,6 +5,7 @@
  * for the key's expiry and revocation.
  */
 import * as Either from "effect/Either"
+import * as Option from "effect/Option"
 import { createHash } from "node:crypto"
 
 export type KeyAlgorithm = "RSA" | "DSA" | "ECDSA" | "EdDSA" | "Ed25519" | "Ed448"
@@ -256,4 +257,11 @@ export const publicKeyProblem = (text: string, now: Date): string | undefined =>
         : key.expires !== undefined && key.expires.getTime() <= now.getTime()
         ? `the key ${key.fingerprint} expired on ${key.expires.toISOString().slice(0, 10)}`
         : undefined
+  })
+
+/** A key's fingerprint as a log line names it: `none` when there is no key, `unreadable` when it is not one. */
+export const fingerprintOrWhy = (key: Option.Option<string>): string =>
+  Option.match(key, {
+    onNone: () => "none",
+    onSome: (text) => Either.match(parseArmoredPublicKey(text), { onLeft: () => "unreadable", onRight: (info) => info.fingerprint })
   })

@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest"
-import { aptCannotDownload, aptKeyErrorFor, dpkgQueryFoundNoPackage } from "../../src/domain/AptToolMessages.js"
+import { aptCannotDownload, aptKeyErrorLine, dpkgQueryFoundNoPackage } from "../../src/domain/AptToolMessages.js"
+
+const aptKeyErrorFor = (output: string, uri: string) => aptKeyErrorLine(output, uri) !== undefined
 import { rpmSaysNotInstalled, yumDownloadedOnly, yumListFoundNothing } from "../../src/domain/RpmToolMessages.js"
 
 describe("the messages that say what an exit status does not", () => {

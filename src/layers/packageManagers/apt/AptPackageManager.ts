@@ -22,7 +22,7 @@ import {
 import { aptCannotDownload, aptKeyErrorLine, dpkgQueryFoundNoPackage } from "../../../domain/AptToolMessages.js"
 import { isDebVersion } from "../../../domain/DebVersion.js"
 import { dpkgPackages, isUnfinished, parseDpkgQuery, unfinishedState } from "../../../domain/DpkgQuery.js"
-import { parseArmoredPublicKey } from "../../../domain/OpenPgpKey.js"
+import { fingerprintOrWhy } from "../../../domain/OpenPgpKey.js"
 import {
   PackageManager,
   PackageManagerError,
@@ -141,12 +141,6 @@ export const make = (options: AptOptions) =>
         "APT::Get::List-Cleanup=0"
       ], FETCH_TIMEOUT)
 
-    const fingerprintOf = (key: Option.Option<string>): string =>
-      Option.match(key, {
-        onNone: () => "none",
-        onSome: (text) => Either.match(parseArmoredPublicKey(text), { onLeft: () => "unreadable", onRight: (info) => info.fingerprint })
-      })
-
     /**
      * A legacy entry (no signed-by: its key went in with `apt-key`, where apt 3 no longer looks) is
      * made to name the updater's keyring, in the file it is in; the file is refused when that would
@@ -176,7 +170,7 @@ export const make = (options: AptOptions) =>
           yield* writeFileAtomically(file, rewritten.right, mode)
         }).pipe(Effect.mapError(fileFailure(operation)))
         yield* Effect.logInfo(
-          `moved the agent's entry in ${agent.file} to the keyring ${KEYRING_FILE} (key ${fingerprintOf(Option.some(key))})`
+          `moved the agent's entry in ${agent.file} to the keyring ${KEYRING_FILE} (key ${fingerprintOrWhy(Option.some(key))})`
         )
       })
 
@@ -203,10 +197,10 @@ export const make = (options: AptOptions) =>
         if (signedBy === undefined) return yield* moveToKeyring(agent, key, refused)
         const old = yield* readTextIfExists(onHost(KEYRING_FILE)).pipe(Effect.mapError(fileFailure(operation)))
         if (Option.isSome(old) && old.value === key) {
-          return yield* refused(`the repository still serves the key ${fingerprintOf(old)}`)
+          return yield* refused(`the repository still serves the key ${fingerprintOrWhy(old)}`)
         }
         yield* writeFileAtomically(onHost(KEYRING_FILE), key, 0o644).pipe(Effect.mapError(fileFailure(operation)))
-        yield* Effect.logInfo(`replaced the apt key of ${base} in ${KEYRING_FILE}: ${fingerprintOf(old)} -> ${fingerprintOf(Option.some(key))}`)
+        yield* Effect.logInfo(`replaced the apt key of ${base} in ${KEYRING_FILE}: ${fingerprintOrWhy(old)} -> ${fingerprintOrWhy(Option.some(key))}`)
       })
 
     /** The agent's dpkg-query lines; empty when dpkg has never heard of it. */

@@ -7,11 +7,10 @@
  * commands name the real host paths.
  */
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import { AGENT_PACKAGE } from "../../../domain/Agent.js"
-import { parseArmoredPublicKey } from "../../../domain/OpenPgpKey.js"
+import { fingerprintOrWhy } from "../../../domain/OpenPgpKey.js"
 import { compareRpmVersions, isRpmVersion } from "../../../domain/RpmVersions.js"
 import { agentRepositoryKeys, YUM_REPO_SECTION } from "../../../domain/YumRepoFile.js"
 import {
@@ -64,12 +63,6 @@ const KEY_FILE = `${STATE_DIR}/${YUM_REPO_SECTION}-signing-key.asc`
 export const ZYPPER_ENV: Readonly<Record<string, string>> = { ...C_LOCALE_ENV, ZYPP_LOCK_TIMEOUT: "300" }
 
 const ZYPPER = ["zypper", "--non-interactive"] as const
-
-const fingerprintOf = (key: Option.Option<string>): string =>
-  Option.match(key, {
-    onNone: () => "none",
-    onSome: (text) => Either.match(parseArmoredPublicKey(text), { onLeft: () => "unreadable", onRight: (info) => info.fingerprint })
-  })
 
 /** Why a key URL is not fetched again, by the repository policy: https only, plain http when `-r` is plain http itself. */
 const keyUrlRefusal = (url: string, base: string): string | undefined =>
@@ -155,8 +148,8 @@ export const make = (options: ZypperOptions) =>
         const keys = yield* Effect.forEach(urls, (url) => repository.signingKey(url)).pipe(
           Effect.mapError((error) => refused(`fetching the key again: ${error.message}`))
         )
-        const old = fingerprintOf(yield* readTextIfExists(onHost(KEY_FILE)).pipe(Effect.mapError(fileFailure(operation))))
-        const fetched = keys.map((key) => fingerprintOf(Option.some(key)))
+        const old = fingerprintOrWhy(yield* readTextIfExists(onHost(KEY_FILE)).pipe(Effect.mapError(fileFailure(operation))))
+        const fetched = keys.map((key) => fingerprintOrWhy(Option.some(key)))
         if (fetched.every((fingerprint) => fingerprint === old)) return yield* refused(`the repository still serves the key ${old}`)
         yield* Effect.forEach(urls, (url, i) => importKey(operation, url, keys[i]!), { discard: true })
         yield* Effect.logInfo(`replaced the signing key of [${YUM_REPO_SECTION}] (${file.value}) in ${KEY_FILE}: ${old} -> ${fetched.join(", ")}`)
