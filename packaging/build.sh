@@ -19,6 +19,7 @@ cd "$REPO"
 
 NAME=cloudbackup-updater
 BUNDLE=dist/$NAME.js
+COMPLETIONS=dist/completions
 REVISION=${PACKAGE_REVISION:-1}
 OUT_DIR=${PACKAGE_OUT_DIR:-dist/packages}
 # A placeholder until the project names its maintainer: set PACKAGE_MAINTAINER for releases.
@@ -33,6 +34,7 @@ for tool in node dpkg-deb rpmbuild gzip md5sum; do
     command -v "$tool" >/dev/null 2>&1 || die "$tool is missing (packaging/setup-host.sh installs what is needed)"
 done
 [ -f "$BUNDLE" ] || die "$BUNDLE is missing: run \"npm run build\" first"
+[ -f "$COMPLETIONS/$NAME" ] && [ -f "$COMPLETIONS/_$NAME" ] || die "$COMPLETIONS/ is missing: run \"npm run build\" first"
 [ "$(head -n 1 "$BUNDLE")" = "#!/usr/bin/env node" ] || die "$BUNDLE does not start with #!/usr/bin/env node"
 [[ $REVISION =~ ^[0-9]+$ ]] || die "PACKAGE_REVISION must be a number, not \"$REVISION\""
 [[ $MAINTAINER =~ ^[^\<\>]+\ \<[^\<\>@\ ]+@[^\<\>@\ ]+\>$ ]] || die "PACKAGE_MAINTAINER must look like \"Name <address>\""
@@ -75,16 +77,17 @@ stage() {
     local dir=$1 family=$2 src options init unitdir restart
     if [ "$family" = deb ]; then
         src=$HERE/debian options=/etc/default/$NAME init=/etc/init.d/$NAME unitdir=/lib/systemd/system
-        restart="service $NAME restart"
+        restart="nothing under systemd (the next pass reads it); SysV init: service $NAME restart"
     else
         src=$HERE/rpm options=/etc/sysconfig/$NAME init=/etc/rc.d/init.d/$NAME unitdir=/usr/lib/systemd/system
-        restart="systemctl restart $NAME (SysV: $init restart)"
+        restart="nothing under systemd (the next pass reads it); SysV init: $init restart"
     fi
     install -d "$dir/usr/bin" "$dir$unitdir" "$dir${init%/*}" "$dir${options%/*}" "$dir/etc/logrotate.d" \
         "$dir/usr/share/man/man8"
     install -m 0755 "$BUNDLE" "$dir/usr/bin/$NAME"
     fill "$HERE/common/$NAME.service.in" "$dir$unitdir/$NAME.service" "ENVIRONMENT_FILE=$options"
     chmod 0644 "$dir$unitdir/$NAME.service"
+    install -m 0644 "$HERE/common/$NAME.timer" "$dir$unitdir/$NAME.timer"
     install -m 0755 "$src/$NAME.init" "$dir$init"
     fill "$HERE/common/options.in" "$dir$options" "INIT_SCRIPT=$init" "RESTART_HINT=$restart"
     chmod 0644 "$dir$options"
@@ -92,6 +95,12 @@ stage() {
     fill "$HERE/common/$NAME.8.in" "$WORK/$NAME.8" "DATE=$MAN_DATE" "VERSION=$VERSION" "OPTIONS_FILE=$options"
     gzip -9n <"$WORK/$NAME.8" >"$dir/usr/share/man/man8/$NAME.8.gz"
     chmod 0644 "$dir/usr/share/man/man8/$NAME.8.gz"
+    # Shell completions (npm run build writes them from the option specs); zsh's directory for
+    # packaged functions is vendor-completions on Debian, site-functions on Red Hat and SUSE.
+    local zshdir=/usr/share/zsh/vendor-completions
+    [ "$family" = deb ] || zshdir=/usr/share/zsh/site-functions
+    install -D -m 0644 "$COMPLETIONS/$NAME" "$dir/usr/share/bash-completion/completions/$NAME"
+    install -D -m 0644 "$COMPLETIONS/_$NAME" "$dir$zshdir/_$NAME"
 }
 
 mkdir -p "$OUT_DIR"
@@ -138,8 +147,9 @@ Description: keeps the driveclient backup agent installed and up to date
  and upgrades it to the version the repository publishes, without ever
  stopping the agent during a backup, restore or cleanup.
  .
- The cloudbackup-updater service runs it as a daemon that checks every hour
- and rolls new agent versions out over a few hours.
+ Under systemd a timer runs it every hour; under SysV init it runs as a
+ daemon that checks every hour. New agent versions are rolled out over a few
+ hours.
 EOF
 chmod 0644 "$DEB/DEBIAN/control"
 find "$DEB" -type d -exec chmod 0755 {} +

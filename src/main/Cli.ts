@@ -17,6 +17,7 @@ import { type ServiceManagerKind, serviceManagerKinds } from "../services/AgentS
 import type { PackageManagerKind } from "../services/PackageManager.js"
 import { DEFAULT_REPOSITORY } from "../services/UpdaterConfig.js"
 import { EXIT_ALREADY_RUNNING, EXIT_FAILED, EXIT_OK, EXIT_USAGE } from "../programs/ExitCode.js"
+import type * as Completions from "./Completions.js"
 import * as Help from "./Help.js"
 import * as OptionSpec from "./OptionSpec.js"
 
@@ -29,6 +30,7 @@ export interface HostOptions {
 export interface UpdateOptions extends HostOptions {
   readonly verbose: boolean
   readonly daemon: boolean
+  readonly staged: boolean
   readonly interval: number
   readonly logFile: Option.Option<string>
   readonly pidfile: string
@@ -101,6 +103,11 @@ const daemon = OptionSpec.flag({
   description: "run as a daemon, checking every interval"
 })
 
+const staged = OptionSpec.flag({
+  name: "staged",
+  description: "plan a newer version after a random delay; upgrade once due"
+})
+
 /** A whole number of `unit`, at least `min`; parsed as text so that every bad value gets the same one-line message. */
 const wholeNumber = (name: string, options: { readonly min: number; readonly unit: string }) => (text: string) => {
   const value = /^\d+$/.test(text) ? Number(text) : Number.NaN
@@ -112,7 +119,7 @@ const wholeNumber = (name: string, options: { readonly min: number; readonly uni
 }
 
 const interval = OptionSpec.value(
-  { name: "interval", alias: "i", argument: "NUM", description: "minutes between checks with -d", default: "60" },
+  { name: "interval", alias: "i", argument: "NUM", description: "minutes between checks with -d or the timer", default: "60" },
   Options.mapEffect(wholeNumber("-i/--interval", { min: 1, unit: "minutes" }))
 )
 
@@ -150,19 +157,20 @@ const logFile = OptionSpec.value(
     alias: "l",
     argument: "PATH",
     description: "log file with -d",
-    otherwise: `the journal under systemd, else ${DEFAULT_LOG_FILE}`
+    otherwise: `the journal under systemd, else ${DEFAULT_LOG_FILE}`,
+    values: "file"
   },
   Options.optional
 )
 
 const pidfile = OptionSpec.value(
-  { name: "pidfile", alias: "p", argument: "PATH", description: "daemon pidfile", default: DEFAULT_PIDFILE },
+  { name: "pidfile", alias: "p", argument: "PATH", description: "daemon pidfile", default: DEFAULT_PIDFILE, values: "file" },
   identity
 )
 
 const oneOf = <A extends string>(name: string, choices: ReadonlyArray<A>, description: string) =>
   OptionSpec.value(
-    { name, argument: choices.join("|"), description, otherwise: "detected" },
+    { name, argument: choices.join("|"), description, otherwise: "detected", values: choices },
     (text) =>
       text.pipe(
         Options.mapEffect((text) =>
@@ -186,6 +194,7 @@ export const described = {
     repository,
     verbose,
     daemon,
+    staged,
     interval,
     logFile,
     pidfile,
@@ -204,13 +213,13 @@ export type CommandName = keyof typeof described
 
 const summaries: Record<CommandName, string> = {
   update: "Keeps the driveclient backup agent installed and up to date: one update pass, " +
-    "or with -d a daemon that checks every interval.",
+    "one staged pass (--staged, as the systemd timer runs it), or with -d a daemon that checks every interval.",
   status: "Shows what the updater sees and remembers; changes nothing.",
   simulate: "Runs the update pass on simulated hosts; changes nothing."
 }
 
 /** Options of every command that @effect/cli provides itself. */
-const builtIns: ReadonlyArray<OptionSpec.OptionSpec> = [
+export const builtIns: ReadonlyArray<OptionSpec.OptionSpec> = [
   { name: "help", alias: "h", description: "show this help and exit" },
   { name: "version", description: "show the version and exit" }
 ]
@@ -233,6 +242,17 @@ export const help = (name: CommandName): string =>
     commands: name === "update" ? [["status", summaries.status], ["simulate", summaries.simulate]] : [],
     footer: [exitStatus(name), `See ${PROGRAM}(8).`]
   })
+
+/** The command line as the bash and zsh completions offer it: each command's options, and the built-ins. */
+export const completionSpec: Completions.CommandLine = {
+  program: PROGRAM,
+  options: [...OptionSpec.specsOf(described.update), ...builtIns],
+  commands: (["status", "simulate"] as const).map((name) => ({
+    name,
+    summary: summaries[name],
+    options: [...OptionSpec.specsOf(described[name]), ...builtIns]
+  }))
+}
 
 /**
  * The updater's command, and `status` and `simulate` as commands of their own: as subcommands

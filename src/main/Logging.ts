@@ -2,6 +2,9 @@
  * Log lines: `level: message`, on a terminal stream or (see LogFile) in the daemon's log file; on
  * a stderr connected to the journal, `<N>message` with the sd-daemon(3) priority instead of the word.
  */
+import * as Effect from "effect/Effect"
+import * as FiberRef from "effect/FiberRef"
+import * as HashSet from "effect/HashSet"
 import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
@@ -41,6 +44,16 @@ export const stderrLogger = (stream: NodeJS.WriteStream, journal: boolean): Logg
 
 export const stderrLayer = (verbose: boolean, journal: boolean): Layer.Layer<never> =>
   useLogger(stderrLogger(process.stderr, journal), verbose)
+
+/**
+ * `effect` logging as under `stderrLayer`, and nothing after it: a provided layer's level stays
+ * with the fiber, and a debug level would then show the runtime's own debug line about a failure.
+ */
+export const withStderrLogger = (verbose: boolean, journal: boolean) => <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  effect.pipe(
+    Logger.withMinimumLogLevel(verbose ? LogLevel.Debug : LogLevel.Info),
+    Effect.locally(FiberRef.currentLoggers, HashSet.make(stderrLogger(process.stderr, journal)))
+  )
 
 /** For `simulate`: on stdout, in order with its report, each line stamped with the seconds since the start. */
 export const stdoutElapsedLayer = (verbose: boolean, start: number = Date.now()): Layer.Layer<never> =>

@@ -16,6 +16,8 @@ export interface OptionSpec {
   readonly default?: string
   /** What applies without the option when the parser has no default value for it (`detected`). */
   readonly otherwise?: string
+  /** What the shell completions offer for the value: file names, or these words (the only ones the parser accepts); nothing without it. */
+  readonly values?: "file" | ReadonlyArray<string>
 }
 
 export interface Described<A> {

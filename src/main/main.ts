@@ -21,7 +21,10 @@ import * as Daemon from "../programs/Daemon.js"
 import * as DaemonSetup from "./DaemonSetup.js"
 import { EXIT_FAILED, EXIT_OK, verdict } from "../programs/ExitCode.js"
 import * as Logging from "./Logging.js"
+import * as OptionsFile from "./OptionsFile.js"
+import * as OptionsMerge from "./OptionsMerge.js"
 import { simulate } from "./Simulate.js"
+import * as StagedPass from "../programs/StagedPass.js"
 import { status } from "../programs/Status.js"
 import { updatePass } from "../programs/UpdatePass.js"
 
@@ -49,8 +52,13 @@ const hostFor = (options: Cli.UpdateOptions) => {
   return options.dryRun ? DryRun.over(live) : live
 }
 
+const stagedOptions = (options: Cli.UpdateOptions): StagedPass.StagedOptions => ({
+  interval: Duration.minutes(options.interval),
+  delayUnit: unitFromEnvironment(process.env)
+})
+
 const oneShot = (options: Cli.UpdateOptions) =>
-  updatePass.pipe(
+  (options.staged ? Effect.map(StagedPass.once(stagedOptions(options)), ({ outcome }) => outcome) : updatePass).pipe(
     Effect.zipLeft(options.dryRun ? Effect.logInfo("dry run: nothing was changed") : Effect.void),
     Effect.provide(hostFor(options)),
     Effect.provide(Logging.stderrLayer(options.verbose, journal))
@@ -59,11 +67,7 @@ const oneShot = (options: Cli.UpdateOptions) =>
 const daemon = (options: Cli.UpdateOptions) =>
   Effect.gen(function*() {
     const logger = yield* DaemonSetup.prepare(options, process.env, journal)
-    yield* Daemon.run({
-      pidfile: options.pidfile,
-      interval: Duration.minutes(options.interval),
-      delayUnit: unitFromEnvironment(process.env)
-    }).pipe(
+    yield* Daemon.run({ pidfile: options.pidfile, ...stagedOptions(options) }).pipe(
       Effect.provide(hostFor(options)),
       Effect.tapError((error) => Effect.logError(error.message)),
       Effect.provide(logger)
@@ -81,11 +85,20 @@ const app = { name: "cloudbackup-updater", version: VERSION }
 
 const cli = (argv: ReadonlyArray<string>) => CliRun.run(commands, app, argv, process.stdin.isTTY === true)
 
+/** The command line after the options file's words; what was left out of those goes to the debug log. */
+const withOptionsFile = (argv: ReadonlyArray<string>) =>
+  OptionsMerge.withOptionsFile(argv, process.env, OptionsFile.readText).pipe(
+    Effect.tap(({ argv, notes }) =>
+      Effect.forEach(notes, (note) => Effect.logDebug(note)).pipe(Logging.withStderrLogger(OptionsMerge.wantsDebug(argv), journal))
+    ),
+    Effect.flatMap(({ argv }) => cli(argv))
+  )
+
 // @effect/cli reads files only for file-typed arguments, which this command line has none of: a
 // file system that does nothing keeps Node's (and the streams it pulls in) out of the bundle.
 const cliEnvironment = Layer.mergeAll(FileSystem.layerNoop({}), Path.layer, NodeTerminal.layer)
 
-const program = withCliConsole(Effect.suspend(() => cli(process.argv)), journal).pipe(Effect.provide(cliEnvironment))
+const program = withCliConsole(Effect.suspend(() => withOptionsFile(process.argv)), journal).pipe(Effect.provide(cliEnvironment))
 
 NodeRuntime.runMain(program, {
   disableErrorReporting: true,

@@ -12,12 +12,13 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
-import { type DelayUnit, drawDelay, maxDelay } from "../domain/RolloutDelay.js"
-import { type PlannedUpgrade, StateStore } from "../services/StateStore.js"
+import type { DelayUnit } from "../domain/RolloutDelay.js"
+import { StateStore } from "../services/StateStore.js"
 import { describeDefect } from "./ExitCode.js"
 import * as NotBefore from "./NotBefore.js"
 import * as Pidfile from "./Pidfile.js"
-import { pass, type PassOutcome, rememberDefect } from "./UpdatePass.js"
+import * as StagedPass from "./StagedPass.js"
+import { rememberDefect } from "./UpdatePass.js"
 
 export interface DaemonOptions {
   readonly pidfile: string
@@ -25,59 +26,11 @@ export interface DaemonOptions {
   readonly delayUnit: DelayUnit
 }
 
-const { iso } = NotBefore
-
-const describeDue = (plan: PlannedUpgrade, now: number) =>
-  `${iso(plan.at)} (in ${Duration.format(Duration.millis(Math.max(0, Math.round((plan.at - now) / 1000) * 1000)))})`
-
 /**
  * Elapsed time in ms from an arbitrary origin. In Node, Clock.currentTimeNanos reads process.hrtime (monotonic),
  * so setting the wall clock moves neither this nor the timers that sleeps use.
  */
 const monotonicMillis = Effect.map(Clock.currentTimeNanos, (nanos) => Number(nanos) / 1_000_000)
-
-/** What a pass's outcome means for the planned upgrade. */
-const replan = (
-  outcome: PassOutcome,
-  plan: Option.Option<PlannedUpgrade>,
-  now: number,
-  unit: DelayUnit,
-  interval: Duration.Duration
-) =>
-  Effect.gen(function*() {
-    const store = yield* StateStore
-    switch (outcome._tag) {
-      case "Behind": {
-        if (Option.isSome(plan)) {
-          const { at, version } = plan.value
-          // A plan drawn on a sound clock is never further ahead than the longest delay; the extra
-          // interval spares small clock corrections.
-          const horizon = Duration.sum(maxDelay(unit), interval)
-          if (version !== outcome.published) {
-            yield* Effect.logInfo(`${outcome.published} is published now, not ${version}; drawing the rollout delay again`)
-          } else if (at - now > Duration.toMillis(horizon)) {
-            yield* Effect.logWarning(
-              `the upgrade to ${version} planned at ${iso(at)} is more than ${Duration.format(horizon)} ahead, ` +
-                "beyond any rollout delay; drawing the delay again"
-            )
-          } else {
-            yield* Effect.logDebug(`the upgrade to ${outcome.published} is due at ${describeDue(plan.value, now)}`)
-            return plan
-          }
-        }
-        const delay = yield* drawDelay(unit)
-        const planned = { version: outcome.published, at: now + Duration.toMillis(delay) }
-        yield* store.update((state) => ({ ...state, plannedUpgrade: planned }))
-        yield* Effect.logInfo(`a newer agent ${outcome.published} is published; upgrade planned at ${describeDue(planned, now)}`)
-        return Option.some(planned)
-      }
-      case "NotOffered":
-        return plan
-      default:
-        if (Option.isSome(plan)) yield* store.update(({ plannedUpgrade: _, ...state }) => state)
-        return Option.none()
-    }
-  })
 
 /**
  * When the daemon runs again: the next check (monotonic ms), a planned upgrade's due time or the not-before time
@@ -137,12 +90,9 @@ export const run = (options: DaemonOptions) =>
     /** A pass, and what its outcome means for the planned upgrade; remembered as the last error if either fails. */
     const check = (now: number) =>
       Effect.gen(function*() {
-        const due = Option.isSome(plan) && plan.value.at <= now
-        if (due) yield* Effect.logInfo("the planned upgrade is due; reading the published version again")
-        return yield* pass({ upgrade: due }).pipe(
-          Effect.flatMap((outcome) =>
-            replan(outcome, plan, now, options.delayUnit, options.interval).pipe(Effect.tapDefect(rememberDefect))
-          ),
+        return yield* StagedPass.step(plan, now, options).pipe(
+          Effect.map((done) => done.plan),
+          Effect.tapDefect(rememberDefect),
           Effect.catchAll((error) => Effect.as(Effect.logError(error.message), plan)),
           surviveDefects(plan)
         )

@@ -86,7 +86,7 @@ const reasonsBehind = (
   }).map(({ code, text }): Reason => ({ code, text: `left alone: ${text}` }))
   const planned: ReadonlyArray<Reason> = state.plannedUpgrade === undefined
     ? []
-    : [{ code: "planned", text: `the daemon plans the upgrade at ${iso(state.plannedUpgrade.at)} (staged rollout)` }]
+    : [{ code: "planned", text: `the upgrade is planned at ${iso(state.plannedUpgrade.at)} (staged rollout)` }]
   return [...leftAlone, ...planned]
 }
 

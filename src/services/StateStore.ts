@@ -1,5 +1,5 @@
 /**
- * What the updater remembers between runs: the upgrade the daemon has planned,
+ * What the updater remembers between runs: the upgrade the staged rollout has planned,
  * a version that failed its health check, the last check and the last error, the
  * time before which the repository asked not to be asked again, and
  * the journal of an upgrade in progress, written before each of its steps so

@@ -269,8 +269,26 @@ describe("the .deb under SysV init", () => {
   })
 })
 
+/**
+ * Dresses the root as a host whose SysV init runs, in runlevel 3: the scriptlets start the daemon
+ * only where `runlevel` names one (a chroot's, a container's or an image build's says "unknown").
+ */
+const runningSysvInit = (root: Root) => root.writeFile("/usr/sbin/runlevel", "#!/bin/sh\necho N 3\n", 0o755)
+
 describe("the .rpm under SysV init", () => {
   const scenarios = useScenarios()
+
+  it("in a container (no init system runs) dnf install enables the service but starts nothing", async () => {
+    const s = await scenarios.create("dnf")
+    await s.publish(["1.2.0"], "1.2.0")
+    await s.root.writeFile(RPM_OPTIONS, options(s, " --package-manager dnf"))
+    expectOk(await s.root.exec(["rpm", "-i", await copyIn(s.root, (await nodejsShim(s.root)).rpm)]))
+    expect(await s.root.exists("/usr/sbin/runlevel")).toBe(false)
+    expectOk(await s.root.exec(["dnf", "-y", "-q", "install", await copyIn(s.root, revision1.rpm)], { timeoutMs: 120_000 }))
+    expect((await updaters(s.root)).map((p) => p.cmdline.join(" ")), "no updater started").toEqual([])
+    expect(await s.installedVersion()).toBeUndefined()
+    expect(await s.root.exists("/var/lib/rpm-state/cloudbackup-updater"), "no word left for a later transaction").toBe(false)
+  })
 
   it("dnf install starts the daemon, which installs the agent; rpm -U restarts it; dnf remove stops it and leaves only the saved options", async () => {
     const s = await scenarios.create("dnf")
@@ -280,8 +298,9 @@ describe("the .rpm under SysV init", () => {
     const preseeded = options(s, " --package-manager dnf")
     await s.root.writeFile(RPM_OPTIONS, preseeded)
     expectOk(await s.root.exec(["rpm", "-i", await copyIn(s.root, (await nodejsShim(s.root)).rpm)]))
+    await runningSysvInit(s.root)
 
-    // Install: %post starts the daemon with the init script (there is no systemd, no chkconfig).
+    // Install: %posttrans starts the daemon with the init script (there is no systemd, no chkconfig).
     // The preseeded options are kept; rpm puts the packaged ones beside them as .rpmnew.
     const install = await s.root.exec(["dnf", "-y", "-q", "install", await copyIn(s.root, revision1.rpm)], {
       timeoutMs: 120_000
@@ -296,7 +315,7 @@ describe("the .rpm under SysV init", () => {
     expect(await s.root.readFile(IN_ROOT.yumRepo)).toBe(await s.publisher.read("redhat/drivesrvr.repo"))
     const agent = await s.agentPid()
 
-    // Upgrade: %post restarts the running daemon.
+    // Upgrade: %posttrans restarts the running daemon.
     expectOk(await s.root.exec(["rpm", "-U", await copyIn(s.root, revision2.rpm)], { timeoutMs: 120_000 }))
     const restarted = await theDaemon(s.root)
     expect(restarted.pid).not.toBe(daemon.pid)

@@ -1,6 +1,8 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
+import * as FiberRef from "effect/FiberRef"
+import * as LogLevel from "effect/LogLevel"
 import { type Fstat, isJournal } from "../../src/domain/JournalStream.js"
 import { wrap } from "../../src/main/CliConsole.js"
 import * as Logging from "../../src/main/Logging.js"
@@ -64,6 +66,17 @@ describe("the stderr logger", () => {
     }
     expect(run(false)).toEqual(["<6>i\n"])
     expect(run(true)).toEqual(["<7>d\n", "<6>i\n"])
+  })
+})
+
+describe("withStderrLogger", () => {
+  it("sets the level for its effect only", () => {
+    const after = Effect.runSync(
+      Logging.withStderrLogger(true, false)(FiberRef.get(FiberRef.currentMinimumLogLevel)).pipe(
+        Effect.zip(FiberRef.get(FiberRef.currentMinimumLogLevel))
+      )
+    )
+    expect(after).toEqual([LogLevel.Debug, LogLevel.Info])
   })
 })
 

@@ -17,11 +17,13 @@ import { DEFAULT_LOG_FILE, DEFAULT_PIDFILE, make, normalizeRepository } from "..
 import { DEFAULT_REPOSITORY } from "../../src/services/UpdaterConfig.js"
 
 const BUNDLE = path.resolve(__dirname, "../../dist/cloudbackup-updater.js")
+/** Not this machine's options file: none. */
+const NO_OPTIONS_FILE = "/nonexistent/cloudbackup-updater"
 
 const run = (...args: Array<string>) => {
   if (!fs.existsSync(BUNDLE)) throw new Error(`${BUNDLE} is missing: run npm run build`)
   const result = spawnSync(process.execPath, [BUNDLE, ...args], {
-    env: { PATH: "/nonexistent", HOME: os.tmpdir() },
+    env: { PATH: "/nonexistent", HOME: os.tmpdir(), CLOUDBACKUP_UPDATER_OPTIONS_FILE: NO_OPTIONS_FILE },
     encoding: "utf8",
     timeout: 20_000
   })
@@ -104,7 +106,12 @@ const runToJournal = (journalStream: (stderr: fs.Stats) => string, ...args: Arra
   const fd = fs.openSync(file, "w")
   try {
     const result = spawnSync(process.execPath, [BUNDLE, ...args], {
-      env: { PATH: "/nonexistent", HOME: os.tmpdir(), JOURNAL_STREAM: journalStream(fs.fstatSync(fd)) },
+      env: {
+        PATH: "/nonexistent",
+        HOME: os.tmpdir(),
+        CLOUDBACKUP_UPDATER_OPTIONS_FILE: NO_OPTIONS_FILE,
+        JOURNAL_STREAM: journalStream(fs.fstatSync(fd))
+      },
       stdio: ["ignore", "pipe", fd],
       encoding: "utf8",
       timeout: 20_000

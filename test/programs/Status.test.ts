@@ -33,17 +33,17 @@ describe("status", () => {
       })
       expect(report.notes).toEqual([
         "left alone: the driveclient package is held at its version by the administrator",
-        "the daemon plans the upgrade at 1970-01-01T05:00:00.000Z (staged rollout)"
+        "the upgrade is planned at 1970-01-01T05:00:00.000Z (staged rollout)"
       ])
       expect(report.reasons).toEqual([
         { code: "held", text: "left alone: the driveclient package is held at its version by the administrator" },
-        { code: "planned", text: "the daemon plans the upgrade at 1970-01-01T05:00:00.000Z (staged rollout)" }
+        { code: "planned", text: "the upgrade is planned at 1970-01-01T05:00:00.000Z (staged rollout)" }
       ])
       const text = formatText(report)
       expect(text).toContain("installed agent:     1.1.0-1\n")
       expect(text).toContain("backup in progress:  yes (lock held by pid 4242)\n")
       expect(text).toContain("daemon:              running (pid 5151)\n")
-      expect(text.split("\n").at(-1)).toBe("note: the daemon plans the upgrade at 1970-01-01T05:00:00.000Z (staged rollout)")
+      expect(text.split("\n").at(-1)).toBe("note: the upgrade is planned at 1970-01-01T05:00:00.000Z (staged rollout)")
       expect(yield* host.events).toEqual([
         expect.objectContaining({ what: "agent starts a backup for 30m" })
       ])
