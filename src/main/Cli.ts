@@ -19,6 +19,8 @@ import { DEFAULT_REPOSITORY } from "../services/UpdaterConfig.js"
 import { EXIT_ALREADY_RUNNING, EXIT_FAILED, EXIT_OK, EXIT_USAGE } from "../programs/ExitCode.js"
 import type * as Completions from "./Completions.js"
 import * as Help from "./Help.js"
+import { compareUpstream, parseVersionTxt, upstreamOf } from "../domain/Version.js"
+import { FLEET_INSTALLED } from "./FleetSimulate.js"
 import * as OptionSpec from "./OptionSpec.js"
 
 export interface HostOptions {
@@ -38,6 +40,8 @@ export interface UpdateOptions extends HostOptions {
   readonly healthGrace: number
   readonly dryRun: boolean
   readonly upgradeWithoutRollback: boolean
+  /** Where the Prometheus metrics file goes after each pass; none: no metrics. */
+  readonly metricsDir: Option.Option<string>
 }
 
 export interface StatusOptions extends HostOptions {
@@ -47,6 +51,12 @@ export interface StatusOptions extends HostOptions {
 
 export interface SimulateOptions {
   readonly verbose: boolean
+  /** A fleet run (`--hosts`) rather than the four-host demonstration; the options below go with it. */
+  readonly hosts: Option.Option<number>
+  readonly hours: Option.Option<number>
+  readonly seed: Option.Option<string>
+  readonly failVersion: Option.Option<string>
+  readonly json: boolean
 }
 
 export interface Handlers<E, R> {
@@ -150,6 +160,24 @@ const upgradeWithoutRollback = OptionSpec.flag({
   description: "upgrade even if no package is kept for a rollback"
 })
 
+// The directory is checked before the first pass (layers/NodeMetricsSink); an empty name is refused here.
+const metricsDir = OptionSpec.value(
+  {
+    name: "metrics-dir",
+    argument: "DIR",
+    description: "write Prometheus metrics there",
+    otherwise: "off",
+    values: "file"
+  },
+  (text) =>
+    text.pipe(
+      Options.mapEffect((dir) =>
+        dir === "" ? EffectModule.fail(invalid("--metrics-dir: the directory name is empty")) : EffectModule.succeed(dir)
+      ),
+      Options.optional
+    )
+)
+
 // Without -l under systemd, the daemon logs to stderr (the journal): the parser has no default.
 const logFile = OptionSpec.value(
   {
@@ -188,6 +216,50 @@ const serviceManager = oneOf("service-manager", serviceManagerKinds, "the init s
 
 const json = OptionSpec.flag({ name: "json", description: "print the status as one JSON object" })
 
+const hosts = OptionSpec.value(
+  { name: "hosts", argument: "N", description: "simulate the staged rollout on a fleet of N hosts", otherwise: "the demonstration" },
+  (text) => text.pipe(Options.mapEffect(wholeNumber("--hosts", { min: 1, unit: "hosts" })), Options.optional)
+)
+
+const hours = OptionSpec.value(
+  { name: "hours", argument: "H", description: "hours of the fleet's rollout to simulate", otherwise: "48" },
+  (text) => text.pipe(Options.mapEffect(wholeNumber("--hours", { min: 1, unit: "hours" })), Options.optional)
+)
+
+const seed = OptionSpec.value(
+  { name: "seed", argument: "S", description: "seed of the fleet's random draws, to replay a run", otherwise: "random, printed" },
+  (text) =>
+    text.pipe(
+      Options.mapEffect((text) =>
+        /^[\x21-\x7e]{1,64}$/.test(text)
+          ? EffectModule.succeed(text)
+          : EffectModule.fail(invalid(`--seed: "${text}" is not 1 to 64 printable characters without blanks`))
+      ),
+      Options.optional
+    )
+)
+
+const failVersion = OptionSpec.value(
+  { name: "fail-version", argument: "V", description: "the version published to the fleet is V, and it fails its health check" },
+  (text) =>
+    text.pipe(
+      Options.mapEffect((text) =>
+        Either.match(parseVersionTxt(text), {
+          onLeft: () => EffectModule.fail(invalid(`--fail-version: "${text}" is not a version (digits and dots)`)),
+          onRight: (version) =>
+            compareUpstream(version, upstreamOf(FLEET_INSTALLED)) > 0
+              ? EffectModule.succeed(version)
+              : EffectModule.fail(
+                invalid(`--fail-version: "${text}" is not newer than the fleet's agent ${upstreamOf(FLEET_INSTALLED)}`)
+              )
+        })
+      ),
+      Options.optional
+    )
+)
+
+const fleetJson = OptionSpec.flag({ name: "json", description: "print the fleet's report as one JSON object" })
+
 /** The options of each command, in the order the help lists them. */
 export const described = {
   update: {
@@ -203,10 +275,11 @@ export const described = {
     maxWait,
     healthGrace,
     dryRun,
-    upgradeWithoutRollback
+    upgradeWithoutRollback,
+    metricsDir
   },
   status: { json, repository, pidfile, packageManager, serviceManager },
-  simulate: { verbose }
+  simulate: { verbose, hosts, hours, seed, failVersion, json: fleetJson }
 } as const
 
 export type CommandName = keyof typeof described
@@ -215,7 +288,7 @@ const summaries: Record<CommandName, string> = {
   update: "Keeps the driveclient backup agent installed and up to date: one update pass, " +
     "one staged pass (--staged, as the systemd timer runs it), or with -d a daemon that checks every interval.",
   status: "Shows what the updater sees and remembers; changes nothing.",
-  simulate: "Runs the update pass on simulated hosts; changes nothing."
+  simulate: "Simulates hosts, or with --hosts a fleet's rollout; changes nothing."
 }
 
 /** Options of every command that @effect/cli provides itself. */
@@ -278,3 +351,11 @@ export const commandOf = (argv: ReadonlyArray<string>): "update" | "status" | "s
 /** Whether `argv` runs the daemon (`-d`, `--daemon`). */
 export const runsDaemon = (argv: ReadonlyArray<string>): boolean =>
   commandOf(argv) === "update" && argv.slice(2).some((arg) => arg === "-d" || arg === "--daemon")
+
+/**
+ * Whether a signal ends `argv`'s run as a normal stop (exit 0) rather than cutting a pass short (exit 1): the
+ * daemon's, and a `--staged` pass, which the timer's service runs and `systemctl stop` (a shutdown, the package's
+ * removal) may end; the next run goes on from the state file.
+ */
+export const stopsOnSignal = (argv: ReadonlyArray<string>): boolean =>
+  runsDaemon(argv) || (commandOf(argv) === "update" && argv.slice(2).includes("--staged"))

@@ -9,9 +9,11 @@ import * as Effect from "effect/Effect"
 import type * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as Random from "effect/Random"
 import * as JournalStream from "../domain/JournalStream.js"
 import { unitFromEnvironment } from "../domain/RolloutDelay.js"
 import * as DryRun from "../layers/DryRun.js"
+import * as NodeMetricsSink from "../layers/NodeMetricsSink.js"
 import * as LiveHost from "./LiveHost.js"
 import type { UpdaterConfigShape } from "../services/UpdaterConfig.js"
 import * as Cli from "./Cli.js"
@@ -19,14 +21,17 @@ import * as CliRun from "./CliRun.js"
 import { withCliConsole } from "./CliConsole.js"
 import * as Daemon from "../programs/Daemon.js"
 import * as DaemonSetup from "./DaemonSetup.js"
-import { EXIT_FAILED, EXIT_OK, verdict } from "../programs/ExitCode.js"
+import { EXIT_FAILED, EXIT_OK, UsageError, verdict } from "../programs/ExitCode.js"
 import * as Logging from "./Logging.js"
 import * as OptionsFile from "./OptionsFile.js"
 import * as OptionsMerge from "./OptionsMerge.js"
 import { simulate } from "./Simulate.js"
+import { simulateFleet } from "./FleetSimulate.js"
 import * as StagedPass from "../programs/StagedPass.js"
 import { status } from "../programs/Status.js"
-import { updatePass } from "../programs/UpdatePass.js"
+import { type PassOutcome, updatePass } from "../programs/UpdatePass.js"
+import { recordingMetrics } from "../programs/PassMetrics.js"
+import type { MetricsSink } from "../services/MetricsSink.js"
 
 declare const __UPDATER_VERSION__: string
 const VERSION = typeof __UPDATER_VERSION__ === "string" ? __UPDATER_VERSION__ : "development"
@@ -47,8 +52,15 @@ const passConfig = (options: Cli.UpdateOptions): Partial<UpdaterConfigShape> => 
   upgradeWithoutRollback: options.upgradeWithoutRollback
 })
 
-const hostFor = (options: Cli.UpdateOptions) => {
-  const live = liveHost(options, passConfig(options))
+/** `--metrics-dir`, checked before anything runs: a directory that does not exist is a usage error. A dry run writes none. */
+const metricsFor = (options: Cli.UpdateOptions) =>
+  Layer.build(NodeMetricsSink.layerFor(options.metricsDir)).pipe(
+    Effect.map((context) => Layer.succeedContext(context)),
+    Effect.mapError((error) => new UsageError({ detail: `--metrics-dir: ${error.message}` }))
+  )
+
+const hostFor = (options: Cli.UpdateOptions, metrics: Layer.Layer<MetricsSink>) => {
+  const live = Layer.merge(liveHost(options, passConfig(options)), metrics)
   return options.dryRun ? DryRun.over(live) : live
 }
 
@@ -58,27 +70,56 @@ const stagedOptions = (options: Cli.UpdateOptions): StagedPass.StagedOptions => 
 })
 
 const oneShot = (options: Cli.UpdateOptions) =>
-  (options.staged ? Effect.map(StagedPass.once(stagedOptions(options)), ({ outcome }) => outcome) : updatePass).pipe(
-    Effect.zipLeft(options.dryRun ? Effect.logInfo("dry run: nothing was changed") : Effect.void),
-    Effect.provide(hostFor(options)),
-    Effect.provide(Logging.stderrLayer(options.verbose, journal))
-  )
+  Effect.flatMap(metricsFor(options), (metrics) =>
+    (options.staged
+      ? StagedPass.once(stagedOptions(options)).pipe(recordingMetrics(({ outcome }) => outcome), Effect.map(({ outcome }) => outcome))
+      : recordingMetrics((outcome: PassOutcome) => outcome)(updatePass)).pipe(
+        Effect.zipLeft(options.dryRun ? Effect.logInfo("dry run: nothing was changed") : Effect.void),
+        Effect.provide(hostFor(options, metrics)),
+        Effect.provide(Logging.stderrLayer(options.verbose, journal))
+      )).pipe(Effect.scoped)
 
 const daemon = (options: Cli.UpdateOptions) =>
   Effect.gen(function*() {
+    // Before the log file is opened (created): a bad command line changes nothing.
+    const metrics = yield* metricsFor(options)
     const logger = yield* DaemonSetup.prepare(options, process.env, journal)
     yield* Daemon.run({ pidfile: options.pidfile, ...stagedOptions(options) }).pipe(
-      Effect.provide(hostFor(options)),
+      Effect.provide(hostFor(options, metrics)),
       Effect.tapError((error) => Effect.logError(error.message)),
       Effect.provide(logger)
     )
   }).pipe(Effect.scoped)
 
+/** `simulate`: the four-host demonstration, or with `--hosts` the fleet's rollout; the fleet's options need `--hosts`. */
+const simulateCommand = (options: Cli.SimulateOptions) =>
+  Option.match(options.hosts, {
+    onNone: () =>
+      Option.isSome(options.hours) || Option.isSome(options.seed) || Option.isSome(options.failVersion) || options.json
+        ? Effect.fail(new UsageError({ detail: "simulate: --hours, --seed, --fail-version and --json go with --hosts" }))
+        : simulate.pipe(Effect.provide(Logging.stdoutElapsedLayer(options.verbose))),
+    onSome: (hosts) =>
+      Effect.flatMap(
+        Option.match(options.seed, {
+          onNone: () => Effect.map(Random.nextIntBetween(0, 1_000_000_000), String),
+          onSome: Effect.succeed
+        }),
+        (seed) =>
+          simulateFleet({
+            hosts,
+            hours: Option.getOrElse(options.hours, () => 48),
+            seed,
+            failVersion: Option.getOrUndefined(options.failVersion),
+            json: options.json
+          })
+      )
+  })
+
 const commands = Cli.make({
   update: (options) => (options.daemon ? daemon(options) : oneShot(options)),
   status: (options) =>
     status(options).pipe(Effect.provide(liveHost(options)), Effect.provide(Logging.stderrLayer(false, journal))),
-  simulate: (options) => simulate.pipe(Effect.provide(Logging.stdoutElapsedLayer(options.verbose)))
+  simulate: (options) => simulateCommand(options)
 })
 
 const app = { name: "cloudbackup-updater", version: VERSION }
@@ -104,8 +145,8 @@ NodeRuntime.runMain(program, {
   disableErrorReporting: true,
   disablePrettyLogger: true,
   teardown: (exit, onExit) => {
-    // A signal ends the daemon cleanly; it cuts a one-shot pass short, which is a failure.
-    const { code, line } = verdict(exit as Exit.Exit<unknown, unknown>, Cli.runsDaemon(process.argv) ? EXIT_OK : EXIT_FAILED)
+    // A signal ends the daemon or a staged pass cleanly; it cuts a one-shot pass short, which is a failure.
+    const { code, line } = verdict(exit as Exit.Exit<unknown, unknown>, Cli.stopsOnSignal(process.argv) ? EXIT_OK : EXIT_FAILED)
     if (Option.isSome(line)) {
       const text = `cloudbackup-updater: ${line.value}`
       process.stderr.write(`${journal ? JournalStream.withPriority(JournalStream.PRIORITY_ERROR, text) : text}\n`)

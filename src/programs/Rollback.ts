@@ -65,21 +65,25 @@ export interface RollbackPlan {
   readonly holdsAgentLock: boolean
 }
 
-/** Starts the agent again after a failed or interrupted upgrade, if it is not running. */
-export const restoreRunning = Effect.gen(function*() {
+/** Starts the agent again after a failed or interrupted (`interrupted`) upgrade, if it is not running. */
+export const restoreRunning = (interrupted: boolean) => Effect.gen(function*() {
   const agent = yield* AgentService
   if (yield* agent.isRunning) return
-  yield* Effect.logWarning("starting the agent again after the failed upgrade")
+  yield* Effect.logWarning(`starting the agent again after the ${interrupted ? "interrupted" : "failed"} upgrade`)
   yield* agent.start
 }).pipe(Effect.catchAll((error) => Effect.logError(`the agent could not be started again: ${error.message}`)))
 
-/** Records a version whose upgrade failed: it is not tried again until a newer one is published. */
-export const rememberFailed = (target: string, reason: string) =>
+/**
+ * Records a version whose upgrade failed: it is not tried again until a newer one is published.
+ * `rolledBack`: a rollback was done for it, which the count of rollbacks (the metrics) takes in.
+ */
+export const rememberFailed = (target: string, reason: string, options: { readonly rolledBack?: boolean } = {}) =>
   Effect.gen(function*() {
     const at = yield* Clock.currentTimeMillis
     yield* (yield* StateStore).update((state) => ({
       ...state,
-      failedVersion: { version: upstreamOf(target), at, reason }
+      failedVersion: { version: upstreamOf(target), at, reason },
+      ...(options.rolledBack === true ? { rollbacksDone: (state.rollbacksDone ?? 0) + 1 } : {})
     }))
   }).pipe(Effect.catchAll((error) => Effect.logWarning(error.message)))
 
@@ -125,7 +129,8 @@ export const rollBack = (plan: RollbackPlan) =>
     const notRunning = plan.agentWasRunning
       ? Option.map(yield* startAndWatch(plan.previous), (problem) => `it was restored, but ${problem}`)
       : Option.none<string>()
-    yield* rememberFailed(plan.target, plan.reason)
+    // Done, whether or not the previous version runs again: counted.
+    yield* rememberFailed(plan.target, plan.reason, { rolledBack: true })
     if (Either.isLeft(restored) || Option.isSome(notRunning)) {
       // The journal stays: the next pass tries the rollback again, and a newer version, once
       // published, is installed over what is left (see Recovery).
@@ -145,5 +150,5 @@ export const rollBack = (plan: RollbackPlan) =>
   }).pipe(
     Effect.scoped,
     // Stopped while it waits for the backup lock: the agent that ran is not left stopped.
-    Effect.onInterrupt(() => (plan.agentWasRunning ? restoreRunning : Effect.void))
+    Effect.onInterrupt(() => (plan.agentWasRunning ? restoreRunning(true) : Effect.void))
   )

@@ -175,7 +175,7 @@ const upgradeRunningAgent = (upgrade: UpgradeInProgress, owed: boolean) => {
     Effect.scoped,
     // Before the stop nothing was changed: a failure there (a download, a backup that went on too long) leaves no journal.
     Effect.onExit((exit): Effect.Effect<void, never, AgentService | StateStore> =>
-      Exit.isSuccess(exit) ? Effect.void : stopping ? restoreRunning : owed ? Effect.void : clearJournal
+      Exit.isSuccess(exit) ? Effect.void : stopping ? restoreRunning(Exit.isInterrupted(exit)) : owed ? Effect.void : clearJournal
     )
   )
 }

@@ -2,12 +2,13 @@
  * Runs once per `vitest run`: waits for any other end-to-end run on this machine to finish,
  * removes leftovers of a crashed run, then builds the fixtures (key, packages) and makes sure
  * the root images exist (building them with mmdebstrap on a cold cache), in parallel: apt and
- * rpm always, zypper when the run needs it (see needsZypperRoot).
+ * rpm always, zypper and systemd when the run needs them (see needsZypperRoot, needsSystemdRoot).
  */
 import * as fs from "node:fs/promises"
 import type { TestProject } from "vitest/node"
 import type { E2eContext } from "./lib/context.js"
 import { buildFixtures, stopGpgAgent } from "./lib/fixtures.js"
+import { cleanupStaleBoots } from "./lib/booted.js"
 import { cleanupStaleRoots } from "./lib/root.js"
 import { ensureRootImage, type RootKind } from "./lib/rootImage.js"
 import { acquireRunLock, releaseRunLock, RUN_LOCK } from "./lib/runLock.js"
@@ -15,17 +16,23 @@ import { acquireRunLock, releaseRunLock, RUN_LOCK } from "./lib/runLock.js"
 const log = (message: string) => process.stderr.write(`[e2e setup] ${message}\n`)
 
 /**
- * E2E_ZYPPER=1, or a test file of this run that names ALL_PMS or "zypper". Vitest has collected
- * the files it is about to run before it calls the global setup; should it ever not have, the
- * root is built rather than missed.
+ * Whether the run needs an optional root: the environment variable is "1", or a test file of this
+ * run matches `pattern`. Vitest has collected the files it is about to run before it calls the
+ * global setup; should it ever not have, the root is built rather than missed.
  */
-const needsZypperRoot = async (project: TestProject): Promise<boolean> => {
-  if (process.env["E2E_ZYPPER"] === "1") return true
+const needsRoot = async (project: TestProject, variable: string, pattern: RegExp): Promise<boolean> => {
+  if (process.env[variable] === "1") return true
   const files = project.vitest.state.getPaths()
   if (files.length === 0) return true
   const sources = await Promise.all(files.map((file) => fs.readFile(file, "utf8").catch(() => "")))
-  return sources.some((source) => /\bALL_PMS\b|["']zypper["']/.test(source))
+  return sources.some((source) => pattern.test(source))
 }
+
+/** E2E_ZYPPER=1, or a test file that names ALL_PMS or "zypper". */
+const needsZypperRoot = (project: TestProject) => needsRoot(project, "E2E_ZYPPER", /\bALL_PMS\b|["']zypper["']/)
+
+/** E2E_SYSTEMD=1, or a test file that boots systemd (imports lib/booted.js). */
+const needsSystemdRoot = (project: TestProject) => needsRoot(project, "E2E_SYSTEMD", /["']\.\/lib\/booted\.js["']/)
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   await acquireRunLock({
@@ -34,8 +41,11 @@ export default async function setup(project: TestProject): Promise<() => Promise
   })
   const began = Date.now()
   const [fixtures, ...results] = await cleanupStaleRoots()
+    .then(cleanupStaleBoots)
     .then(async () => {
-      const kinds: RootKind[] = (await needsZypperRoot(project)) ? ["apt", "rpm", "zypper"] : ["apt", "rpm"]
+      const kinds: RootKind[] = ["apt", "rpm"]
+      if (await needsZypperRoot(project)) kinds.push("zypper")
+      if (await needsSystemdRoot(project)) kinds.push("systemd")
       return Promise.all([buildFixtures(), ...kinds.map(ensureRootImage)])
     })
     .catch(async (error: unknown) => {
@@ -56,6 +66,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     try {
       await stopGpgAgent(fixtures.gnupgHome)
       await cleanupStaleRoots()
+      await cleanupStaleBoots()
     } finally {
       await releaseRunLock()
     }

@@ -13,7 +13,7 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import { describe, expect, it } from "vitest"
-import { DEFAULT_LOG_FILE, DEFAULT_PIDFILE, make, normalizeRepository } from "../../src/main/Cli.js"
+import { DEFAULT_LOG_FILE, DEFAULT_PIDFILE, make, normalizeRepository, stopsOnSignal } from "../../src/main/Cli.js"
 import { DEFAULT_REPOSITORY } from "../../src/services/UpdaterConfig.js"
 
 const BUNDLE = path.resolve(__dirname, "../../dist/cloudbackup-updater.js")
@@ -168,6 +168,22 @@ const accepted = (() => {
     return [which, options] as const
   })
 })()
+
+describe("what a signal means", () => {
+  it.each([
+    [["-d"], true],
+    [["--daemon", "-v"], true],
+    [["--staged"], true],
+    [["-v", "--staged", "-r", "http://127.0.0.1:1"], true],
+    [[], false],
+    [["-v"], false],
+    [["-n"], false],
+    [["status"], false],
+    [["status", "--staged"], false]
+  ] as const)("%j: a normal stop (exit 0) is %s", (args, clean) => {
+    expect(stopsOnSignal(["node", "cloudbackup-updater", ...args])).toBe(clean)
+  })
+})
 
 describe("--help", () => {
   const argsOf = (which: string) => (which === "update" ? [] : [which])

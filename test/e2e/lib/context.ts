@@ -6,7 +6,7 @@ export interface E2eContext {
   /** The vitest main process's pid: tags this run's temp dirs. */
   readonly runId: number
   readonly fixtures: Fixtures
-  /** The images this run built: apt and rpm always, zypper when a test file needs it. */
+  /** The images this run built: apt and rpm always, zypper and systemd when a test file needs them. */
   readonly images: Readonly<Partial<Record<RootKind, RootImage>>>
 }
 

@@ -19,7 +19,7 @@ export const ROOT_ENV: NodeJS.ProcessEnv = {
 }
 
 /** perl (Essential in Debian) closes fds > 2 and execs its arguments, keeping the pid. */
-const CLOSE_FDS_THEN_EXEC = [
+export const CLOSE_FDS_THEN_EXEC = [
   "perl",
   "-MPOSIX",
   "-e",
@@ -29,7 +29,7 @@ const CLOSE_FDS_THEN_EXEC = [
     'exec { $ARGV[0] } @ARGV or die "e2e: exec $ARGV[0]: $!\\n";'
 ]
 
-const umount = async (target: string) => {
+export const umount = async (target: string) => {
   const result = await exec(["umount", target])
   if (result.code !== 0) await exec(["umount", "-l", target])
 }
@@ -173,14 +173,14 @@ export class Root {
   }
 }
 
-const mountsUnder = async (dir: string): Promise<string[]> =>
+export const mountsUnder = async (dir: string): Promise<string[]> =>
   (await fs.readFile("/proc/self/mounts", "utf8"))
     .split("\n")
     .map((line) => line.split(" ")[1] ?? "")
     .filter((target) => target === dir || target.startsWith(`${dir}/`))
 
 /** The pid of the run that made an e2e temp dir, when its name carries one. */
-const ownerOf = (name: string): number | undefined => {
+export const ownerOf = (name: string): number | undefined => {
   const pid = new RegExp(`^${TMP_PREFIX}(\\d+)-`).exec(name)?.[1]
   return pid === undefined ? undefined : Number(pid)
 }

@@ -10,7 +10,7 @@ import * as path from "node:path"
 import { execOk } from "./exec.js"
 import { CACHE_DIR, E2E_DIR, IN_ROOT, SCRIPTS_DIR } from "./paths.js"
 
-export type RootKind = "apt" | "rpm" | "zypper"
+export type RootKind = "apt" | "rpm" | "zypper" | "systemd"
 
 export interface RootImage {
   readonly kind: RootKind

@@ -1,5 +1,5 @@
 #!/bin/sh
-# build-root.sh apt|rpm|zypper OUT.tar
+# build-root.sh apt|rpm|zypper|systemd OUT.tar
 # Builds a throwaway Debian 12 root with mmdebstrap (variant apt, this host's Debian mirror) and
 # writes it as a tarball:
 #   apt     apt + init-system-helpers (service) + procps
@@ -9,11 +9,16 @@
 #   zypper  the apt root + Debian's zypper, rpm and libzypp-config (zypp.conf, /etc/zypp/repos.d),
 #           the same rpmdb, dressed as SLES 15 SP5 (/usr/lib/os-release), and an /etc/popt that
 #           hushes Debian rpm's "use Alien instead!" warning (see fixtures/roots/rpm-popt).
+#   systemd the apt root + systemd, systemd-sysv, dbus, for booting systemd as PID 1 of a PID and
+#           mount namespace (lib/booted.ts): units that would touch the host's kernel or wait for
+#           a console are masked (fixtures/roots/systemd-masked), and so are the timers that would
+#           run apt or dpkg behind the tests' backs; no cgroup accounting (fixtures/roots/
+#           systemd-system.conf); an empty /etc/machine-id (lib/booted.ts writes one per boot).
 # All get a permissive /usr/sbin/policy-rc.d and no Debian mirror in their apt sources (inside
 # a root, only the agent repository on 127.0.0.1 is ever contacted).
 set -eu
-KIND=${1:?usage: build-root.sh apt|rpm|zypper OUT.tar}
-OUT=${2:?usage: build-root.sh apt|rpm|zypper OUT.tar}
+KIND=${1:?usage: build-root.sh apt|rpm|zypper|systemd OUT.tar}
+OUT=${2:?usage: build-root.sh apt|rpm|zypper|systemd OUT.tar}
 HERE=$(cd "$(dirname "$0")" && pwd)
 FIX="$HERE/../fixtures/roots"
 # The mirror this host's apt uses (first URIs: of its deb822 sources), unless E2E_DEBIAN_MIRROR says.
@@ -65,6 +70,18 @@ zypper)
         --customize-hook='chroot "$1" rpm -i --nodeps /tmp/rootfs-provides.rpm' \
         --customize-hook='rm -f "$1/tmp/rootfs-provides.rpm"' \
         --customize-hook="upload $FIX/sles-os-release /usr/lib/os-release"
+    ;;
+systemd)
+    # Masked as `systemctl mask` does (a link to /dev/null in /etc/systemd/system), without running
+    # systemctl anywhere; the list, one unit a line, is fixtures/roots/systemd-masked.
+    set -- "$@" --include=systemd,systemd-sysv,dbus \
+        --customize-hook="upload $FIX/systemd-masked /tmp/systemd-masked" \
+        --customize-hook='grep -v "^#" "$1/tmp/systemd-masked" | while read -r unit; do [ -z "$unit" ] || ln -sfn /dev/null "$1/etc/systemd/system/$unit"; done' \
+        --customize-hook='rm -f "$1/tmp/systemd-masked"' \
+        --customize-hook='mkdir -p "$1/etc/systemd/system.conf.d"' \
+        --customize-hook="upload $FIX/systemd-system.conf /etc/systemd/system.conf.d/e2e.conf" \
+        --customize-hook=': >"$1/etc/machine-id"' \
+        --customize-hook='rm -f "$1/var/lib/dbus/machine-id" && ln -s /etc/machine-id "$1/var/lib/dbus/machine-id"'
     ;;
 *)
     echo "build-root.sh: unknown kind: $KIND" >&2
