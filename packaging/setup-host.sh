@@ -10,6 +10,18 @@
 #   bash-completion     the bash completion's unit tests, with bash's completion loader
 #   git                 build.sh dates the packages from the last commit (SOURCE_DATE_EPOCH)
 #   openssl             the throwaway CA and server certificates of the HTTPS tests
+#   promtool            the metrics file's format check (test/domain/MetricsFormat.test.ts), Prometheus's
+#                       own parser and linter: taken out of Debian's prometheus package into
+#                       /usr/local/bin rather than installed with it, whose scripts would start a
+#                       Prometheus server on this host
 set -eu
 export DEBIAN_FRONTEND=noninteractive
 apt-get install -y --no-install-recommends rpm rpm2cpio lintian rpmlint zsh bash-completion git openssl
+if ! command -v promtool >/dev/null 2>&1; then
+  promdir=$(mktemp -d)
+  # apt warns that it downloads as root into a directory its _apt user cannot write: harmless.
+  (cd "$promdir" && apt-get download prometheus)
+  dpkg-deb -x "$promdir"/prometheus_*.deb "$promdir/root"
+  install -m 0755 "$promdir/root/usr/bin/promtool" /usr/local/bin/promtool
+  rm -rf "$promdir"
+fi

@@ -1,7 +1,7 @@
 /**
  * `--dry-run`: the live services with every change turned into a log line of
  * what would be done. Reads (versions, sources, locks, the agent's state) go
- * through; nothing is written, installed, stopped or started, and no lock is taken.
+ * through; nothing is written (not even the metrics), installed, stopped or started, and no lock is taken.
  */
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -10,6 +10,7 @@ import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
 import { AgentService } from "../services/AgentService.js"
 import { FileLock } from "../services/FileLock.js"
+import * as MetricsSink from "../services/MetricsSink.js"
 import { PackageManager } from "../services/PackageManager.js"
 import { Repository } from "../services/Repository.js"
 import { ShutdownInhibitor } from "../services/ShutdownInhibitor.js"
@@ -104,7 +105,9 @@ export const layer = Layer.mergeAll(
   agentService,
   fileLock,
   stateStore,
-  Layer.succeed(ShutdownInhibitor, { hold: () => Effect.void })
+  Layer.succeed(ShutdownInhibitor, { hold: () => Effect.void }),
+  // Metrics tell what a pass did; a dry run did nothing.
+  Layer.succeed(MetricsSink.MetricsSink, MetricsSink.none)
 )
 
 /** `live`, with its changing services replaced by their dry-run forms. */

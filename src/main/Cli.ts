@@ -216,14 +216,28 @@ const serviceManager = oneOf("service-manager", serviceManagerKinds, "the init s
 
 const json = OptionSpec.flag({ name: "json", description: "print the status as one JSON object" })
 
+/** At most `max`: a fleet run holds every host, and a counter for every minute, in memory. */
+const atMost = (name: string, max: number, unit: string) => (value: number) =>
+  value <= max ? EffectModule.succeed(value) : EffectModule.fail(invalid(`${name}: ${value} is more than ${max} ${unit}`))
+
 const hosts = OptionSpec.value(
   { name: "hosts", argument: "N", description: "simulate the staged rollout on a fleet of N hosts", otherwise: "the demonstration" },
-  (text) => text.pipe(Options.mapEffect(wholeNumber("--hosts", { min: 1, unit: "hosts" })), Options.optional)
+  (text) =>
+    text.pipe(
+      Options.mapEffect(wholeNumber("--hosts", { min: 1, unit: "hosts" })),
+      Options.mapEffect(atMost("--hosts", 1_000_000, "hosts")),
+      Options.optional
+    )
 )
 
 const hours = OptionSpec.value(
   { name: "hours", argument: "H", description: "hours of the fleet's rollout to simulate", otherwise: "48" },
-  (text) => text.pipe(Options.mapEffect(wholeNumber("--hours", { min: 1, unit: "hours" })), Options.optional)
+  (text) =>
+    text.pipe(
+      Options.mapEffect(wholeNumber("--hours", { min: 1, unit: "hours" })),
+      Options.mapEffect(atMost("--hours", 8_760, "hours")),
+      Options.optional
+    )
 )
 
 const seed = OptionSpec.value(

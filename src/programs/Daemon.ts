@@ -16,6 +16,7 @@ import type { DelayUnit } from "../domain/RolloutDelay.js"
 import { StateStore } from "../services/StateStore.js"
 import { describeDefect } from "./ExitCode.js"
 import * as NotBefore from "./NotBefore.js"
+import { recordingMetrics } from "./PassMetrics.js"
 import * as Pidfile from "./Pidfile.js"
 import * as StagedPass from "./StagedPass.js"
 import { rememberDefect } from "./UpdatePass.js"
@@ -91,6 +92,7 @@ export const run = (options: DaemonOptions) =>
     const check = (now: number) =>
       Effect.gen(function*() {
         return yield* StagedPass.step(plan, now, options).pipe(
+          recordingMetrics(({ outcome }) => outcome),
           Effect.map((done) => done.plan),
           Effect.tapDefect(rememberDefect),
           Effect.catchAll((error) => Effect.as(Effect.logError(error.message), plan)),

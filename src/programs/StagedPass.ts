@@ -67,10 +67,22 @@ export const replan = (outcome: PassOutcome, plan: Option.Option<PlannedUpgrade>
  * that stands afterwards.
  */
 export const step = (plan: Option.Option<PlannedUpgrade>, now: number, options: StagedOptions) =>
+  stepWith(productionPass)(plan, now, options)
+
+/** The update pass the daemon and the timer run: `upgrade` is false unless the planned upgrade is due. */
+const productionPass = (upgrade: boolean) => pass({ upgrade })
+
+/**
+ * `step` with the pass given: the same plan, due rule and replanning around another pass. The
+ * fleet simulation gives it an in-memory model of the pass, so that thousands of hosts run the
+ * production scheduling (draw, plan kept in the state, due rule) without the package manager.
+ */
+export const stepWith = <E, R>(runPass: (upgrade: boolean) => Effect.Effect<PassOutcome, E, R>) =>
+(plan: Option.Option<PlannedUpgrade>, now: number, options: StagedOptions) =>
   Effect.gen(function*() {
     const due = Option.isSome(plan) && plan.value.at <= now
     if (due) yield* Effect.logInfo("the planned upgrade is due; reading the published version again")
-    const outcome = yield* pass({ upgrade: due })
+    const outcome = yield* runPass(due)
     return { outcome, plan: yield* replan(outcome, plan, now, options) }
   })
 

@@ -11,6 +11,7 @@ import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
+import * as FiberRef from "effect/FiberRef"
 import * as Option from "effect/Option"
 import { reasonsToLeaveAlone } from "../domain/LeaveAlone.js"
 import { compareUpstream, isUpToDate, upstreamOf } from "../domain/Version.js"
@@ -23,6 +24,7 @@ import { UpdaterConfig } from "../services/UpdaterConfig.js"
 import { describeDefect } from "./ExitCode.js"
 import { clearJournal } from "./Journal.js"
 import * as NotBefore from "./NotBefore.js"
+import { publishedRead } from "./PassMetrics.js"
 import { describeOutcome, PassOutcome } from "./PassOutcome.js"
 import { isUpdater } from "./Pidfile.js"
 import { recoverInterruptedUpgrade, type UnfinishedUpgrade } from "./Recovery.js"
@@ -161,6 +163,8 @@ const publishedVersion = Effect.gen(function*() {
   const repository = yield* Repository
   const published = yield* repository.latestVersion
   yield* Effect.logDebug(`${repository.base}/version.txt names ${published}`)
+  // For the metrics of a pass that fails after this.
+  yield* FiberRef.set(publishedRead, Option.some(published))
   return published
 })
 

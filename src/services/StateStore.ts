@@ -3,7 +3,8 @@
  * a version that failed its health check, the last check and the last error, the
  * time before which the repository asked not to be asked again, and
  * the journal of an upgrade in progress, written before each of its steps so
- * that the next run can recover from an updater that died half-way.
+ * that the next run can recover from an updater that died half-way, and how many
+ * rollbacks were done (for the metrics).
  */
 import * as Context from "effect/Context"
 import * as Data from "effect/Data"
@@ -99,7 +100,12 @@ export const StoredState = Schema.Struct({
     Schema.Struct({ at: Schema.Number, message: Schema.String }).annotations({ identifier: "LastError" })
   ),
   journal: Schema.optional(JournalEntry),
-  notBefore: Schema.optional(NotBefore)
+  notBefore: Schema.optional(NotBefore),
+  /**
+   * Rollbacks of a failed upgrade done on this host (the metrics' `rollbacks_total` counter).
+   * Absent in a file written before it was kept: none counted yet.
+   */
+  rollbacksDone: Schema.optional(Schema.NonNegativeInt)
 }).annotations({ identifier: "UpdaterState" })
 export interface StoredState extends Schema.Schema.Type<typeof StoredState> {}
 

@@ -128,7 +128,8 @@ describe("the bash completion", () => {
     expect(bashCompletes("-v", "st")).toEqual([])
     expect(sorted(bashCompletes("status", "--"))).toEqual(namesOf("status").filter((name) => name.startsWith("--")))
     expect(bashCompletes("status", "--j")).toEqual(["--json"])
-    expect(bashCompletes("simulate", "--")).toEqual(["--verbose", "--help", "--version"])
+    expect(sorted(bashCompletes("simulate", "--"))).toEqual(namesOf("simulate").filter((name) => name.startsWith("--")))
+    expect(bashCompletes("simulate", "--h")).toEqual(["--hosts", "--hours", "--help"])
     // -i is not an option of simulate.
     expect(bashCompletes("simulate", "-i")).toEqual([])
   })
