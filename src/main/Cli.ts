@@ -220,24 +220,25 @@ const json = OptionSpec.flag({ name: "json", description: "print the status as o
 const atMost = (name: string, max: number, unit: string) => (value: number) =>
   value <= max ? EffectModule.succeed(value) : EffectModule.fail(invalid(`${name}: ${value} is more than ${max} ${unit}`))
 
-const hosts = OptionSpec.value(
-  { name: "hosts", argument: "N", description: "simulate the staged rollout on a fleet of N hosts", otherwise: "the demonstration" },
-  (text) =>
+/** An optional positive whole number of `unit`, at most `max`. */
+const upTo = (spec: OptionSpec.OptionSpec & { readonly argument: string }, max: number, unit: string) =>
+  OptionSpec.value(spec, (text) =>
     text.pipe(
-      Options.mapEffect(wholeNumber("--hosts", { min: 1, unit: "hosts" })),
-      Options.mapEffect(atMost("--hosts", 1_000_000, "hosts")),
+      Options.mapEffect(wholeNumber(`--${spec.name}`, { min: 1, unit })),
+      Options.mapEffect(atMost(`--${spec.name}`, max, unit)),
       Options.optional
-    )
+    ))
+
+const hosts = upTo(
+  { name: "hosts", argument: "N", description: "simulate the staged rollout on a fleet of N hosts", otherwise: "the demonstration" },
+  1_000_000,
+  "hosts"
 )
 
-const hours = OptionSpec.value(
+const hours = upTo(
   { name: "hours", argument: "H", description: "hours of the fleet's rollout to simulate", otherwise: "48" },
-  (text) =>
-    text.pipe(
-      Options.mapEffect(wholeNumber("--hours", { min: 1, unit: "hours" })),
-      Options.mapEffect(atMost("--hours", 8_760, "hours")),
-      Options.optional
-    )
+  8_760,
+  "hours"
 )
 
 const seed = OptionSpec.value(

@@ -12,12 +12,13 @@ import * as fs from "node:fs/promises"
 import * as os from "node:os"
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { describeResult, type ExecResult, execOk } from "./lib/exec.js"
+import { describeResult, type ExecResult } from "./lib/exec.js"
 import { upstream } from "./lib/packageManagers.js"
-import { E2E_DIR, IN_ROOT, REPO_ROOT } from "./lib/paths.js"
+import { IN_ROOT } from "./lib/paths.js"
 import { isAlive, type ProcessInfo, sleep } from "./lib/procfs.js"
 import { type Root, ROOT_ENV } from "./lib/root.js"
 import { type Scenario, useScenarios } from "./lib/scenario.js"
+import { buildNodejsShim, buildUpdaterPackages, type UpdaterPackages } from "./lib/updaterPackages.js"
 
 const NAME = "cloudbackup-updater"
 const PIDFILE = "/run/cloudbackup-updater.pid"
@@ -32,55 +33,23 @@ const AGENT_DEADLINE_MS = 60_000
 
 const DPKG_ENV = { ...ROOT_ENV, DEBIAN_FRONTEND: "noninteractive" }
 
-interface Built {
-  readonly deb: string
-  readonly rpm: string
-}
-
 let work: string
-let revision1: Built
-let revision2: Built
-const shims = new Map<string, Built>()
-
-const packageVersion = async () =>
-  (JSON.parse(await fs.readFile(path.join(REPO_ROOT, "package.json"), "utf8")) as { version: string }).version.replace(
-    /-/g,
-    "~"
-  )
-
-/** Both packages at `revision`, built by the same script as "npm run package". */
-const buildPackages = async (revision: number): Promise<Built> => {
-  const outDir = path.join(work, `revision-${revision}`)
-  await execOk(["bash", path.join(REPO_ROOT, "packaging", "build.sh")], {
-    env: { ...process.env, PACKAGE_REVISION: String(revision), PACKAGE_OUT_DIR: outDir },
-    timeoutMs: 120_000
-  })
-  const version = await packageVersion()
-  return {
-    deb: path.join(outDir, `${NAME}_${version}-${revision}_all.deb`),
-    rpm: path.join(outDir, `${NAME}-${version}-${revision}.noarch.rpm`)
-  }
-}
+let revision1: UpdaterPackages
+let revision2: UpdaterPackages
+const shims = new Map<string, UpdaterPackages>()
 
 /** The stand-in nodejs package for the node binary copied into `root` (built once per version). */
-const nodejsShim = async (root: Root): Promise<Built> => {
+const nodejsShim = async (root: Root): Promise<UpdaterPackages> => {
   const version = (await root.execOk([IN_ROOT.node, "-p", "process.versions.node"])).stdout.trim()
-  const known = shims.get(version)
-  if (known !== undefined) return known
-  const outDir = path.join(work, `nodejs-${version}`)
-  await execOk(["sh", path.join(E2E_DIR, "fixtures", "nodejs-shim", "build-nodejs-shim.sh"), version, outDir])
-  const built = {
-    deb: path.join(outDir, `nodejs_${version}-0e2e1_all.deb`),
-    rpm: path.join(outDir, `nodejs-${version}-0e2e1.noarch.rpm`)
-  }
-  shims.set(version, built)
-  return built
+  const known = shims.get(version) ?? await buildNodejsShim(work, version)
+  shims.set(version, known)
+  return known
 }
 
 beforeAll(async () => {
   work = await fs.mkdtemp(path.join(os.tmpdir(), "cloudbackup-updater-e2e-packages-"))
-  revision1 = await buildPackages(1)
-  revision2 = await buildPackages(2)
+  revision1 = await buildUpdaterPackages(work, 1)
+  revision2 = await buildUpdaterPackages(work, 2)
 })
 
 afterAll(async () => {

@@ -2,25 +2,13 @@
  * `simulate --hosts`: the report as printed, and the built executable's flags. The bundle runs
  * with an empty PATH and no options file; a fleet run touches nothing on this machine anyway.
  */
-import { spawnSync } from "node:child_process"
-import * as fs from "node:fs"
-import * as os from "node:os"
-import * as path from "node:path"
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import { chart, render, report } from "../../src/main/FleetSimulate.js"
+import { runBundle } from "../support/Bundle.js"
 
-const BUNDLE = path.resolve(__dirname, "../../dist/cloudbackup-updater.js")
 
-const run = (...args: Array<string>) => {
-  if (!fs.existsSync(BUNDLE)) throw new Error(`${BUNDLE} is missing: run npm run build`)
-  const result = spawnSync(process.execPath, [BUNDLE, ...args], {
-    env: { PATH: "/nonexistent", HOME: os.tmpdir(), CLOUDBACKUP_UPDATER_OPTIONS_FILE: "/nonexistent/cloudbackup-updater" },
-    encoding: "utf8",
-    timeout: 60_000
-  })
-  return { code: result.status, stdout: result.stdout, stderr: result.stderr }
-}
+const run = (...args: Array<string>) => runBundle(args, { timeoutMs: 60_000 })
 
 describe("simulate --hosts: the printed report", () => {
   it.effect("a chart of simulated against expected, the table, the load and the replay line", () =>

@@ -3,23 +3,14 @@
  * usage error before anything else happens, in every mode that passes (one-shot, --staged, -d,
  * --dry-run). Each case ends before any host work: the updater runs with an empty PATH.
  */
-import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { afterAll, describe, expect, it } from "vitest"
+import { runBundle } from "../support/Bundle.js"
 
-const BUNDLE = path.resolve(__dirname, "../../dist/cloudbackup-updater.js")
 
-const run = (...args: Array<string>) => {
-  if (!fs.existsSync(BUNDLE)) throw new Error(`${BUNDLE} is missing: run npm run build`)
-  const result = spawnSync(process.execPath, [BUNDLE, ...args], {
-    env: { PATH: "/nonexistent", HOME: os.tmpdir(), CLOUDBACKUP_UPDATER_OPTIONS_FILE: "/nonexistent/cloudbackup-updater" },
-    encoding: "utf8",
-    timeout: 20_000
-  })
-  return { code: result.status, stdout: result.stdout, stderr: result.stderr }
-}
+const run = (...args: Array<string>) => runBundle(args)
 
 const scratch = fs.mkdtempSync(path.join(os.tmpdir(), "metrics-cli-"))
 afterAll(() => fs.rmSync(scratch, { recursive: true, force: true }))

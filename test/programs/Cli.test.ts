@@ -15,20 +15,10 @@ import * as Option from "effect/Option"
 import { describe, expect, it } from "vitest"
 import { DEFAULT_LOG_FILE, DEFAULT_PIDFILE, make, normalizeRepository, stopsOnSignal } from "../../src/main/Cli.js"
 import { DEFAULT_REPOSITORY } from "../../src/services/UpdaterConfig.js"
+import { BUNDLE, NO_OPTIONS_FILE, runBundle } from "../support/Bundle.js"
 
-const BUNDLE = path.resolve(__dirname, "../../dist/cloudbackup-updater.js")
-/** Not this machine's options file: none. */
-const NO_OPTIONS_FILE = "/nonexistent/cloudbackup-updater"
 
-const run = (...args: Array<string>) => {
-  if (!fs.existsSync(BUNDLE)) throw new Error(`${BUNDLE} is missing: run npm run build`)
-  const result = spawnSync(process.execPath, [BUNDLE, ...args], {
-    env: { PATH: "/nonexistent", HOME: os.tmpdir(), CLOUDBACKUP_UPDATER_OPTIONS_FILE: NO_OPTIONS_FILE },
-    encoding: "utf8",
-    timeout: 20_000
-  })
-  return { code: result.status, stdout: result.stdout, stderr: result.stderr }
-}
+const run = (...args: Array<string>) => runBundle(args)
 
 describe("cloudbackup-updater command line", () => {
   it.each([
