@@ -2,7 +2,8 @@
  * Runs once per `vitest run`: waits for any other end-to-end run on this machine to finish,
  * removes leftovers of a crashed run, then builds the fixtures (key, packages) and makes sure
  * the root images exist (building them with mmdebstrap on a cold cache), in parallel: apt and
- * rpm always, zypper and systemd when the run needs them (see needsZypperRoot, needsSystemdRoot).
+ * rpm always, zypper, systemd and systemd-rpm when the run needs them (see needsZypperRoot,
+ * needsSystemdRoot, needsSystemdRpmRoot).
  */
 import * as fs from "node:fs/promises"
 import type { TestProject } from "vitest/node"
@@ -34,6 +35,9 @@ const needsZypperRoot = (project: TestProject) => needsRoot(project, "E2E_ZYPPER
 /** E2E_SYSTEMD=1, or a test file that boots systemd (imports lib/booted.js). */
 const needsSystemdRoot = (project: TestProject) => needsRoot(project, "E2E_SYSTEMD", /["']\.\/lib\/booted\.js["']/)
 
+/** E2E_SYSTEMD_RPM=1, or a test file that names the kind "systemd-rpm" (systemd-rpm.test.ts boots it). */
+const needsSystemdRpmRoot = (project: TestProject) => needsRoot(project, "E2E_SYSTEMD_RPM", /["']systemd-rpm["']/)
+
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   await acquireRunLock({
     timeoutMs: 30 * 60_000,
@@ -46,6 +50,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
       const kinds: RootKind[] = ["apt", "rpm"]
       if (await needsZypperRoot(project)) kinds.push("zypper")
       if (await needsSystemdRoot(project)) kinds.push("systemd")
+      if (await needsSystemdRpmRoot(project)) kinds.push("systemd-rpm")
       return Promise.all([buildFixtures(), ...kinds.map(ensureRootImage)])
     })
     .catch(async (error: unknown) => {

@@ -16,100 +16,38 @@
  */
 import * as fs from "node:fs/promises"
 import * as net from "node:net"
-import * as os from "node:os"
 import * as path from "node:path"
-import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from "vitest"
-import { Booted } from "./lib/booted.js"
-import "./lib/context.js"
-import { parseEvents } from "./lib/events.js"
-import { describeResult, type ExecResult, execOk } from "./lib/exec.js"
+import { describe, expect, it } from "vitest"
+import type { Booted } from "./lib/booted.js"
+import {
+  agentPid,
+  events,
+  expectOk,
+  FIRST_PASS_MS,
+  optionsFile,
+  SERVICE,
+  serviceState,
+  STATE,
+  TIMER,
+  unitOf,
+  updaterLines,
+  updaterProcesses,
+  useBootedUpdater,
+  waitFor,
+  waitForPass
+} from "./lib/bootedUpdater.js"
 import type { Build } from "./lib/fixtures.js"
-import { E2E_DIR, IN_ROOT, TMP_PREFIX } from "./lib/paths.js"
+import { describeResult, execOk } from "./lib/exec.js"
+import { E2E_DIR } from "./lib/paths.js"
 import { sleep } from "./lib/procfs.js"
-import { Publisher } from "./lib/publish.js"
-import { RepoServer } from "./lib/repoServer.js"
 import { ROOT_ENV } from "./lib/root.js"
-import { buildNodejsShim, buildUpdaterPackages, UPDATER, type UpdaterPackages } from "./lib/updaterPackages.js"
+import { UPDATER } from "./lib/updaterPackages.js"
 
-const SERVICE = `${UPDATER}.service`
-const TIMER = `${UPDATER}.timer`
 const OPTIONS = "/etc/default/cloudbackup-updater"
-const STATE = "/var/lib/cloudbackup-updater/state.json"
 const SCRIPTS_LOG = "/var/log/driveclient-scripts.log"
 const DPKG_ENV = { ...ROOT_ENV, DEBIAN_FRONTEND: "noninteractive" }
-/** The timer's first pass comes OnActiveSec (10 s) after the postinst starts it; the pass itself takes seconds. */
-const FIRST_PASS_MS = 90_000
 
-let work: string
-let revision1: UpdaterPackages
-let revision2: UpdaterPackages
-let shim: UpdaterPackages
-
-beforeAll(async () => {
-  const image = inject("e2e").images.systemd
-  if (image === undefined) throw new Error("this run built no systemd root (global-setup.ts builds it for a file that imports lib/booted.js)")
-  // Named like the roots' temp dirs: the next run's cleanup removes it should this run crash.
-  work = await fs.mkdtemp(path.join(os.tmpdir(), `${TMP_PREFIX}${inject("e2e").runId}-systemd-packages-`))
-  const node = (await execOk([path.join(image.baseDir, IN_ROOT.node), "-p", "process.versions.node"])).stdout.trim()
-  ;[revision1, revision2, shim] = await Promise.all([
-    buildUpdaterPackages(work, 1),
-    buildUpdaterPackages(work, 2),
-    buildNodejsShim(work, node)
-  ])
-})
-
-afterAll(async () => {
-  if (work !== undefined) await fs.rm(work, { recursive: true, force: true })
-})
-
-/** One case's world: a booted root and a repository server with its publisher. */
-interface World {
-  readonly booted: Booted
-  readonly server: RepoServer
-  readonly publisher: Publisher
-}
-
-const live: World[] = []
-
-afterEach(async (context) => {
-  for (let world = live.pop(); world !== undefined; world = live.pop()) {
-    try {
-      if (context.task.result?.state === "fail") {
-        const journal = await world.booted.journalText(["-u", SERVICE, "-u", TIMER, "-u", "driveclient.service"]).catch(String)
-        const events = await world.booted.readFileOr(IN_ROOT.events, "(none)")
-        process.stderr.write(`--- journal of ${SERVICE}, ${TIMER}, driveclient.service\n${journal}\n--- agent events\n${events}\n`)
-      }
-    } finally {
-      try {
-        await world.server.close()
-      } finally {
-        await world.booted.dispose()
-      }
-    }
-  }
-})
-
-const boot = async (): Promise<World> => {
-  const { fixtures, images, runId } = inject("e2e")
-  const booted = await Booted.boot(images.systemd!, runId)
-  const server = await RepoServer.start().catch(async (error: unknown) => {
-    await booted.dispose()
-    throw error
-  })
-  const world = { booted, server, publisher: new Publisher(fixtures, server, path.join(work, path.basename(booted.tmp))) }
-  live.push(world)
-  return world
-}
-
-const expectOk = (result: ExecResult) => expect(result.code, describeResult(result)).toBe(0)
-
-/** The options an administrator puts in place before installing: this test's repository. */
-const optionsFile = (repository: string) =>
-  [
-    "# e2e: the agent repository served on 127.0.0.1 for this test",
-    `CLOUDBACKUP_UPDATER_OPTS="-v -r ${repository} --health-grace 3"`,
-    ""
-  ].join("\n")
+const { built, boot } = useBootedUpdater("systemd")
 
 /** dpkg -i of a package file, keeping the preseeded options (--force-confold: no conffile prompt). */
 const dpkgInstall = async (booted: Booted, deb: string) =>
@@ -120,62 +58,6 @@ const installedVersion = async (booted: Booted, name = "driveclient"): Promise<s
   const [status, version] = result.stdout.trim().split(" ")
   return result.code === 0 && status === "installed" ? version : undefined
 }
-
-/** The pid (inside: the namespace's) in the agent's pidfile when that process is alive and no zombie. */
-const agentPid = async (booted: Booted): Promise<number | undefined> => {
-  const pid = Number.parseInt((await booted.readFileOr(IN_ROOT.agentPidfile, "")).trim(), 10)
-  if (!Number.isInteger(pid) || pid <= 0) return undefined
-  const stat = await booted.readFileOr(`/proc/${pid}/stat`, "")
-  const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3)
-  return state !== "" && state !== "Z" && state !== "X" ? pid : undefined
-}
-
-const events = async (booted: Booted) => parseEvents(await booted.readFileOr(IN_ROOT.events, ""))
-
-/** cloudbackup-updater processes inside (node running /usr/bin/cloudbackup-updater). */
-const updaterProcesses = async (booted: Booted): Promise<string[]> =>
-  (await booted.processes())
-    .filter((p) => p.cmdline.some((arg) => path.basename(arg) === UPDATER))
-    .map((p) => `${p.pid} ${p.cmdline.join(" ")}`)
-
-/** The systemd unit a process (its pid inside) runs in, from its name=systemd or cgroup2 path. */
-const unitOf = async (booted: Booted, pid: number): Promise<string | undefined> => {
-  const cgroups = await booted.readFileOr(`/proc/${pid}/cgroup`, "")
-  const line = cgroups.split("\n").find((l) => /^\d+:name=systemd:/.test(l)) ?? cgroups.split("\n").find((l) => l.startsWith("0::"))
-  return line?.split("/").at(-1)
-}
-
-const waitFor = async (what: string, check: () => Promise<boolean>, timeoutMs: number, booted: Booted) => {
-  const deadline = Date.now() + timeoutMs
-  while (!(await check())) {
-    if (Date.now() > deadline) {
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}\n--- journal\n${await booted.journalText(["-u", SERVICE, "-n", "40"])}`)
-    }
-    await sleep(200)
-  }
-}
-
-/** The service's state: ActiveState, Result, ExecMainStatus, and how often it has run (NRestarts does not count oneshots). */
-const serviceState = (booted: Booted) =>
-  booted.show(SERVICE, "ActiveState", "Result", "ExecMainStatus", "ExecMainExitTimestampMonotonic", "InvocationID")
-
-/** Waits until the service has finished a pass (the timer's first one) and returns its state. */
-const waitForPass = async (booted: Booted) => {
-  await waitFor(
-    `a pass of ${SERVICE} to end`,
-    async () => {
-      const state = await serviceState(booted)
-      return state["ExecMainExitTimestampMonotonic"] !== "0" && ["inactive", "failed"].includes(state["ActiveState"] ?? "")
-    },
-    FIRST_PASS_MS,
-    booted
-  )
-  return serviceState(booted)
-}
-
-/** The updater's own lines in the journal (its stderr, as the journal's stream from the unit). */
-const updaterLines = async (booted: Booted, args: ReadonlyArray<string> = []) =>
-  (await booted.journal(["-u", SERVICE, ...args])).filter((e) => e.SYSLOG_IDENTIFIER === UPDATER)
 
 const planOf = async (booted: Booted): Promise<{ version: string; at: number } | undefined> =>
   (JSON.parse(await booted.readFile(STATE)) as { plannedUpgrade?: { version: string; at: number } }).plannedUpgrade
@@ -198,8 +80,8 @@ const installed = async (builds: ReadonlyArray<Build>, version: string) => {
   const { booted, server, publisher } = world
   await publisher.publish(builds, version)
   await booted.writeFile(OPTIONS, optionsFile(server.url))
-  expectOk(await booted.exec(["dpkg", "-i", await booted.copyIn(shim.deb)], { env: DPKG_ENV }))
-  const install = await dpkgInstall(booted, revision1.deb)
+  expectOk(await booted.exec(["dpkg", "-i", await booted.copyIn(built.shim.deb)], { env: DPKG_ENV }))
+  const install = await dpkgInstall(booted, built.revision1.deb)
   expectOk(install)
   const pass = await waitForPass(booted)
   expect(pass, "the first pass succeeded").toMatchObject({ Result: "success", ExecMainStatus: "0" })
@@ -329,7 +211,7 @@ describe("the .deb under a booted systemd", () => {
     const { booted } = await installed(["1.0.0"], "1.0.0")
     const agent = await agentPid(booted)
 
-    expectOk(await dpkgInstall(booted, revision2.deb))
+    expectOk(await dpkgInstall(booted, built.revision2.deb))
     expect(await installedVersion(booted, UPDATER)).toMatch(/-2$/)
     expect((await booted.systemctl("is-enabled", TIMER)).stdout.trim()).toBe("enabled")
     expect((await booted.systemctl("is-active", TIMER)).stdout.trim()).toBe("active")
@@ -480,8 +362,8 @@ describe("the .deb under a booted systemd", () => {
  */
 const daemonEraDeb = async (): Promise<string> => {
   const era = path.join(E2E_DIR, "fixtures", "daemon-era")
-  const tree = await fs.mkdtemp(path.join(work, "daemon-era-"))
-  await execOk(["dpkg-deb", "-R", revision1.deb, tree])
+  const tree = await fs.mkdtemp(path.join(built.work, "daemon-era-"))
+  await execOk(["dpkg-deb", "-R", built.revision1.deb, tree])
   await fs.copyFile(path.join(era, "cloudbackup-updater.service"), path.join(tree, "lib/systemd/system", SERVICE))
   await fs.rm(path.join(tree, "lib/systemd/system", TIMER))
   for (const script of ["postinst", "prerm", "postrm"]) {
@@ -492,7 +374,7 @@ const daemonEraDeb = async (): Promise<string> => {
   await fs.writeFile(control, (await fs.readFile(control, "utf8")).replace(/^Version: .*$/m, "Version: 2.0.0-1"))
   const md5sums = path.join(tree, "DEBIAN", "md5sums")
   await fs.writeFile(md5sums, (await fs.readFile(md5sums, "utf8")).split("\n").filter((l) => !l.endsWith(TIMER)).join("\n"))
-  const deb = path.join(work, `${path.basename(tree)}.deb`)
+  const deb = path.join(built.work, `${path.basename(tree)}.deb`)
   await execOk(["dpkg-deb", "--root-owner-group", "-b", tree, deb])
   return deb
 }
@@ -504,7 +386,7 @@ describe("an install from the daemon era (before 2.1.0) under a booted systemd",
     const { booted, server, publisher } = world
     await publisher.publish(["1.0.0"], "1.0.0")
     await booted.writeFile(OPTIONS, optionsFile(server.url))
-    expectOk(await booted.exec(["dpkg", "-i", await booted.copyIn(shim.deb)], { env: DPKG_ENV }))
+    expectOk(await booted.exec(["dpkg", "-i", await booted.copyIn(built.shim.deb)], { env: DPKG_ENV }))
     expectOk(await dpkgInstall(booted, await daemonEraDeb()))
     expect(await booted.exists(`/etc/systemd/system/multi-user.target.wants/${SERVICE}`)).toBe(true)
     // The pass is over once it is remembered (the agent starts while dpkg still runs).
@@ -521,7 +403,7 @@ describe("an install from the daemon era (before 2.1.0) under a booted systemd",
     const { booted } = await daemonEra()
     const agent = await agentPid(booted)
 
-    expectOk(await dpkgInstall(booted, revision1.deb))
+    expectOk(await dpkgInstall(booted, built.revision1.deb))
     // The daemon is gone, and so is what made it start at boot.
     expect(await updaterProcesses(booted), "no daemon after the upgrade").toEqual([])
     expect(await booted.exists(`/etc/systemd/system/multi-user.target.wants/${SERVICE}`)).toBe(false)
@@ -553,7 +435,7 @@ describe("an install from the daemon era (before 2.1.0) under a booted systemd",
     expect(await updaterProcesses(booted)).toEqual([])
     const lastRun = (await serviceState(booted))["InvocationID"]
 
-    expectOk(await dpkgInstall(booted, revision1.deb))
+    expectOk(await dpkgInstall(booted, built.revision1.deb))
     expect((await booted.systemctl("is-enabled", TIMER)).stdout.trim()).toBe("disabled")
     expect((await booted.systemctl("is-active", TIMER)).stdout.trim()).toBe("inactive")
     await sleep(15_000) // longer than the timer's OnActiveSec: had it started, its pass would have run by now
@@ -561,7 +443,7 @@ describe("an install from the daemon era (before 2.1.0) under a booted systemd",
     expect(await updaterProcesses(booted)).toEqual([])
 
     // The administrator's choice also holds across a later upgrade.
-    expectOk(await dpkgInstall(booted, revision2.deb))
+    expectOk(await dpkgInstall(booted, built.revision2.deb))
     expect((await booted.systemctl("is-enabled", TIMER)).stdout.trim()).toBe("disabled")
   })
 })

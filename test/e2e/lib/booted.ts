@@ -21,7 +21,7 @@ import { describeResult, exec, type ExecOptions, type ExecResult, execOk, start 
 import { SCRIPTS_DIR, TMP_PREFIX } from "./paths.js"
 import { isAlive, type ProcessInfo, processesRootedAt, processesRootedUnder, processInfo, sleep } from "./procfs.js"
 import { CLOSE_FDS_THEN_EXEC, mountsUnder, ownerOf, ROOT_ENV, umount } from "./root.js"
-import type { RootImage } from "./rootImage.js"
+import { BOOTABLE_KINDS, type RootImage } from "./rootImage.js"
 
 const BOOT_SCRIPT = path.join(SCRIPTS_DIR, "boot-systemd.sh")
 /** Boot to `is-system-running` "running" takes well under a second here; leave room for a loaded machine. */
@@ -132,10 +132,10 @@ export class Booted {
     private readonly overlayMounted: boolean
   ) {}
 
-  /** Mounts a fresh overlay of `image` (the systemd kind) and boots it; `runId` tags the temp dir and cgroups. */
+  /** Mounts a fresh overlay of `image` (a kind with systemd) and boots it; `runId` tags the temp dir and cgroups. */
   static async boot(image: RootImage, runId: number): Promise<Booted> {
-    if (image.kind !== "systemd") throw new Error(`cannot boot a ${image.kind} root: it has no systemd`)
-    const tmp = await fs.mkdtemp(path.join(os.tmpdir(), `${TMP_PREFIX}${runId}-systemd-`))
+    if (!BOOTABLE_KINDS.includes(image.kind)) throw new Error(`cannot boot a ${image.kind} root: it has no systemd`)
+    const tmp = await fs.mkdtemp(path.join(os.tmpdir(), `${TMP_PREFIX}${runId}-${image.kind}-`))
     const dir = path.join(tmp, "root")
     const upper = path.join(tmp, "upper")
     const work = path.join(tmp, "work")

@@ -10,7 +10,10 @@ import * as path from "node:path"
 import { execOk } from "./exec.js"
 import { CACHE_DIR, E2E_DIR, IN_ROOT, SCRIPTS_DIR } from "./paths.js"
 
-export type RootKind = "apt" | "rpm" | "zypper" | "systemd"
+export type RootKind = "apt" | "rpm" | "zypper" | "systemd" | "systemd-rpm"
+
+/** The kinds that have systemd to boot (lib/booted.ts). */
+export const BOOTABLE_KINDS: ReadonlyArray<RootKind> = ["systemd", "systemd-rpm"]
 
 export interface RootImage {
   readonly kind: RootKind
@@ -36,10 +39,14 @@ const imageKey = async (kind: RootKind): Promise<string> => {
 
 const exists = (file: string) => fs.access(file).then(() => true, () => false)
 
-/** Removes cached images of `kind` other than `keep` (older keys). */
+/**
+ * Removes cached images of `kind` other than `keep` (older keys). A name is the kind's only when
+ * the key follows the kind's name at once: "systemd-rpm-<key>" is not a "systemd" image.
+ */
 const pruneOld = async (kind: RootKind, keep: string) => {
+  const ofKind = new RegExp(`^${kind}-[0-9a-f]{16}(?:\\.|$)`)
   for (const name of await fs.readdir(ROOTS_DIR)) {
-    if (name.startsWith(`${kind}-`) && !name.startsWith(keep)) {
+    if (ofKind.test(name) && !name.startsWith(keep)) {
       await fs.rm(path.join(ROOTS_DIR, name), { recursive: true, force: true })
     }
   }

@@ -1,5 +1,5 @@
 #!/bin/sh
-# build-root.sh apt|rpm|zypper|systemd OUT.tar
+# build-root.sh apt|rpm|zypper|systemd|systemd-rpm OUT.tar
 # Builds a throwaway Debian 12 root with mmdebstrap (variant apt, this host's Debian mirror) and
 # writes it as a tarball:
 #   apt     apt + init-system-helpers (service) + procps
@@ -14,11 +14,16 @@
 #           a console are masked (fixtures/roots/systemd-masked), and so are the timers that would
 #           run apt or dpkg behind the tests' backs; no cgroup accounting (fixtures/roots/
 #           systemd-system.conf); an empty /etc/machine-id (lib/booted.ts writes one per boot).
+#   systemd-rpm  both of the above in one root: the systemd root's packages and set-up, then the rpm
+#           root's (dnf, rpm, the same rpmdb and dnf.conf), to boot and run dnf/rpm in under a real
+#           systemd (systemd-rpm.test.ts).
+# A kind is a list of parts (below): each part adds its packages and customize hooks, in order.
 # All get a permissive /usr/sbin/policy-rc.d and no Debian mirror in their apt sources (inside
 # a root, only the agent repository on 127.0.0.1 is ever contacted).
 set -eu
-KIND=${1:?usage: build-root.sh apt|rpm|zypper|systemd OUT.tar}
-OUT=${2:?usage: build-root.sh apt|rpm|zypper|systemd OUT.tar}
+USAGE="usage: build-root.sh apt|rpm|zypper|systemd|systemd-rpm OUT.tar"
+KIND=${1:?$USAGE}
+OUT=${2:?$USAGE}
 HERE=$(cd "$(dirname "$0")" && pwd)
 FIX="$HERE/../fixtures/roots"
 # The mirror this host's apt uses (first URIs: of its deb822 sources), unless E2E_DEBIAN_MIRROR says.
@@ -46,48 +51,57 @@ build_rootfs_provides() {
 }
 
 case "$KIND" in
-apt) ;;
-rpm)
-    PROVIDES=$(build_rootfs_provides)
-    set -- "$@" --include=dnf,rpm \
-        --customize-hook='mkdir -p "$1/etc/rpm" "$1/etc/dnf/plugins" "$1/var/lib/rpm"' \
-        --customize-hook="upload $FIX/rpm-macros /etc/rpm/macros" \
-        --customize-hook="upload $PROVIDES /tmp/rootfs-provides.rpm" \
-        --customize-hook='chroot "$1" rpm --initdb' \
-        --customize-hook='chroot "$1" rpm -i --nodeps /tmp/rootfs-provides.rpm' \
-        --customize-hook='rm -f "$1/tmp/rootfs-provides.rpm"' \
-        --customize-hook='printf "[main]\nenabled=0\n" >"$1/etc/dnf/plugins/local.conf"' \
-        --customize-hook='sed -i "s/^skip_if_unavailable=.*/skip_if_unavailable=False/" "$1/etc/dnf/dnf.conf"'
-    ;;
-zypper)
-    PROVIDES=$(build_rootfs_provides)
-    set -- "$@" --include=zypper,rpm,libzypp-config \
-        --customize-hook='mkdir -p "$1/etc/rpm" "$1/var/lib/rpm"' \
-        --customize-hook="upload $FIX/rpm-macros /etc/rpm/macros" \
-        --customize-hook="upload $FIX/rpm-popt /etc/popt" \
-        --customize-hook="upload $PROVIDES /tmp/rootfs-provides.rpm" \
-        --customize-hook='chroot "$1" rpm --initdb' \
-        --customize-hook='chroot "$1" rpm -i --nodeps /tmp/rootfs-provides.rpm' \
-        --customize-hook='rm -f "$1/tmp/rootfs-provides.rpm"' \
-        --customize-hook="upload $FIX/sles-os-release /usr/lib/os-release"
-    ;;
-systemd)
-    # Masked as `systemctl mask` does (a link to /dev/null in /etc/systemd/system), without running
-    # systemctl anywhere; the list, one unit a line, is fixtures/roots/systemd-masked.
-    set -- "$@" --include=systemd,systemd-sysv,dbus \
-        --customize-hook="upload $FIX/systemd-masked /tmp/systemd-masked" \
-        --customize-hook='grep -v "^#" "$1/tmp/systemd-masked" | while read -r unit; do [ -z "$unit" ] || ln -sfn /dev/null "$1/etc/systemd/system/$unit"; done' \
-        --customize-hook='rm -f "$1/tmp/systemd-masked"' \
-        --customize-hook='mkdir -p "$1/etc/systemd/system.conf.d"' \
-        --customize-hook="upload $FIX/systemd-system.conf /etc/systemd/system.conf.d/e2e.conf" \
-        --customize-hook=': >"$1/etc/machine-id"' \
-        --customize-hook='rm -f "$1/var/lib/dbus/machine-id" && ln -s /etc/machine-id "$1/var/lib/dbus/machine-id"'
-    ;;
+apt) PARTS= ;;
+rpm) PARTS=rpm ;;
+zypper) PARTS=zypper ;;
+systemd) PARTS=systemd ;;
+systemd-rpm) PARTS="systemd rpm" ;;
 *)
     echo "build-root.sh: unknown kind: $KIND" >&2
     exit 2
     ;;
 esac
+
+for PART in $PARTS; do
+    case "$PART" in
+    rpm)
+        PROVIDES=$(build_rootfs_provides)
+        set -- "$@" --include=dnf,rpm \
+            --customize-hook='mkdir -p "$1/etc/rpm" "$1/etc/dnf/plugins" "$1/var/lib/rpm"' \
+            --customize-hook="upload $FIX/rpm-macros /etc/rpm/macros" \
+            --customize-hook="upload $PROVIDES /tmp/rootfs-provides.rpm" \
+            --customize-hook='chroot "$1" rpm --initdb' \
+            --customize-hook='chroot "$1" rpm -i --nodeps /tmp/rootfs-provides.rpm' \
+            --customize-hook='rm -f "$1/tmp/rootfs-provides.rpm"' \
+            --customize-hook='printf "[main]\nenabled=0\n" >"$1/etc/dnf/plugins/local.conf"' \
+            --customize-hook='sed -i "s/^skip_if_unavailable=.*/skip_if_unavailable=False/" "$1/etc/dnf/dnf.conf"'
+        ;;
+    zypper)
+        PROVIDES=$(build_rootfs_provides)
+        set -- "$@" --include=zypper,rpm,libzypp-config \
+            --customize-hook='mkdir -p "$1/etc/rpm" "$1/var/lib/rpm"' \
+            --customize-hook="upload $FIX/rpm-macros /etc/rpm/macros" \
+            --customize-hook="upload $FIX/rpm-popt /etc/popt" \
+            --customize-hook="upload $PROVIDES /tmp/rootfs-provides.rpm" \
+            --customize-hook='chroot "$1" rpm --initdb' \
+            --customize-hook='chroot "$1" rpm -i --nodeps /tmp/rootfs-provides.rpm' \
+            --customize-hook='rm -f "$1/tmp/rootfs-provides.rpm"' \
+            --customize-hook="upload $FIX/sles-os-release /usr/lib/os-release"
+        ;;
+    systemd)
+        # Masked as `systemctl mask` does (a link to /dev/null in /etc/systemd/system), without running
+        # systemctl anywhere; the list, one unit a line, is fixtures/roots/systemd-masked.
+        set -- "$@" --include=systemd,systemd-sysv,dbus \
+            --customize-hook="upload $FIX/systemd-masked /tmp/systemd-masked" \
+            --customize-hook='grep -v "^#" "$1/tmp/systemd-masked" | while read -r unit; do [ -z "$unit" ] || ln -sfn /dev/null "$1/etc/systemd/system/$unit"; done' \
+            --customize-hook='rm -f "$1/tmp/systemd-masked"' \
+            --customize-hook='mkdir -p "$1/etc/systemd/system.conf.d"' \
+            --customize-hook="upload $FIX/systemd-system.conf /etc/systemd/system.conf.d/e2e.conf" \
+            --customize-hook=': >"$1/etc/machine-id"' \
+            --customize-hook='rm -f "$1/var/lib/dbus/machine-id" && ln -s /etc/machine-id "$1/var/lib/dbus/machine-id"'
+        ;;
+    esac
+done
 
 PARTIAL="${OUT%.tar}.partial.tar"
 mmdebstrap --quiet "$@" bookworm "$PARTIAL" "$MIRROR"

@@ -101,6 +101,19 @@ export const make = (options: RpmOptions) =>
         run("yum makecache", ["yum", "-y", "makecache", ...onlyAgentRepository(flavor)], FETCH_TIMEOUT)
       )
 
+    /**
+     * A package transaction, once no other package manager holds the rpm database. The wait stays interruptible even
+     * inside a transaction the program made uninterruptible: before the transaction starts, a stop (the package's
+     * own %preun, while dnf erases it) ends the pass at once instead of waiting for a dnf that waits for it.
+     */
+    const transaction = (operation: string, argv: readonly [string, ...Array<string>]) =>
+      Effect.zipRight(
+        Effect.interruptible(awaitNoTransaction(options.root)).pipe(
+          Effect.mapError((error) => new PackageManagerError({ operation, detail: error.message }))
+        ),
+        run(operation, argv, TRANSACTION_TIMEOUT)
+      )
+
     /** A `--downloadonly` run: yum 3 ends one with exit status 1 and a message, having downloaded. */
     const downloadOnly = (operation: string, argv: readonly [string, ...Array<string>]) =>
       commands.runAccepting(
@@ -116,7 +129,7 @@ export const make = (options: RpmOptions) =>
     // No --refresh: the package downloaded before the agent was stopped is used from the cache.
     const install = Effect.gen(function*() {
       const verb = yield* transactionVerb
-      yield* run(`${flavor} ${verb}`, [flavor, "-y", verb, AGENT_PACKAGE], TRANSACTION_TIMEOUT)
+      yield* transaction(`${flavor} ${verb}`, [flavor, "-y", verb, AGENT_PACKAGE])
     })
 
     /**
@@ -137,7 +150,7 @@ export const make = (options: RpmOptions) =>
         const order = Option.match(installed, { onNone: () => -1, onSome: (current) => compareRpmVersions(current, version) })
         if (order === 0) return
         const verb = order > 0 ? "downgrade" : "install"
-        yield* run(`${flavor} ${verb} ${spec}`, [flavor, "-y", verb, spec], TRANSACTION_TIMEOUT)
+        yield* transaction(`${flavor} ${verb} ${spec}`, [flavor, "-y", verb, spec])
       })
 
     /** Which yum tool removes the older of two installed versions, by what is on PATH. */
@@ -250,8 +263,8 @@ export const make = (options: RpmOptions) =>
           installed = yield* installedVersions
         }
         const order = installed.length === 1 ? compareRpmVersions(installed[0]!, version) : -1
-        if (order > 0) yield* run(operation, [flavor, "-y", "downgrade", package_.file], TRANSACTION_TIMEOUT)
-        if (order < 0) yield* run(`${flavor} install ${package_.file}`, [flavor, "-y", "install", package_.file], TRANSACTION_TIMEOUT)
+        if (order > 0) yield* transaction(operation, [flavor, "-y", "downgrade", package_.file])
+        if (order < 0) yield* transaction(`${flavor} install ${package_.file}`, [flavor, "-y", "install", package_.file])
         const after = yield* installedVersions
         if (after.length !== 1 || compareRpmVersions(after[0]!, version) !== 0) {
           return yield* new PackageManagerError({

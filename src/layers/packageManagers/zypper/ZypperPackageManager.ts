@@ -30,7 +30,6 @@ import {
   type SecuredPackage
 } from "../../../services/PackageManager.js"
 import { Repository } from "../../../services/Repository.js"
-import type { CommandResult } from "../../../services/Shell.js"
 import { Shell } from "../../../services/Shell.js"
 import { STATE_DIR, type UpdaterConfig } from "../../../services/UpdaterConfig.js"
 import { makeDirectory, readTextIfExists, underRoot, writeFileAtomically } from "../../internal/HostFiles.js"
@@ -84,22 +83,33 @@ export const make = (options: ZypperOptions) =>
     const installedVersion = Effect.map(installedVersions, (versions) => Option.map(RpmDatabase.installedAgentOf(versions), (a) => a.version))
 
     /**
+     * Returns once no other zypper holds libzypp's lock. Before every transaction, and interruptible even inside an
+     * uninterruptible one: a stop (the package's own %preun, while zypper erases it) must not wait for a zypper that
+     * waits for it.
+     */
+    const lockFree = (operation: string) =>
+      Effect.interruptible(awaitNoTransaction(options.root, ZYPP_PID_FILES)).pipe(
+        Effect.mapError((error) => new PackageManagerError({ operation, detail: error.message }))
+      )
+
+    /**
      * A transaction: exit 107 still put the package in place (only a scriptlet failed, as dnf
      * reports with exit 0), and 106 only says a repository was skipped; rpm has the last word.
      */
     const transaction = (operation: string, argv: ReadonlyArray<string>) =>
-      commands.runAccepting(
-        operation,
-        [...ZYPPER, ...argv],
-        TRANSACTION_TIMEOUT,
-        (result) => result.exitCode === ZYPPER_EXIT_RPM_SCRIPT_FAILED || result.exitCode === ZYPPER_EXIT_REPOS_SKIPPED
-      ).pipe(
-        Effect.tap((result: CommandResult) =>
-          result.exitCode === ZYPPER_EXIT_RPM_SCRIPT_FAILED
-            ? Effect.logWarning(`${operation}: a package scriptlet failed; the package is installed`)
-            : Effect.void
+      Effect.gen(function*() {
+        yield* lockFree(operation)
+        const result = yield* commands.runAccepting(
+          operation,
+          [...ZYPPER, ...argv],
+          TRANSACTION_TIMEOUT,
+          (result) => result.exitCode === ZYPPER_EXIT_RPM_SCRIPT_FAILED || result.exitCode === ZYPPER_EXIT_REPOS_SKIPPED
         )
-      )
+        if (result.exitCode === ZYPPER_EXIT_RPM_SCRIPT_FAILED) {
+          yield* Effect.logWarning(`${operation}: a package scriptlet failed; the package is installed`)
+        }
+        return result
+      })
 
     /** A checked key into the key file, then into the rpm database. */
     const importKey = (operation: string, url: string, key: string) =>
@@ -186,11 +196,14 @@ export const make = (options: ZypperOptions) =>
     ).pipe(Effect.asVoid)
 
     // A failed %post (107) fails the upgrade, the package in place: the contract rolls back after a failed maintainer script.
-    const install = commands.runAccepting(
-      "zypper install",
-      [...ZYPPER, "install", AGENT_PACKAGE],
-      TRANSACTION_TIMEOUT,
-      (result) => result.exitCode === ZYPPER_EXIT_REPOS_SKIPPED
+    const install = Effect.zipRight(
+      lockFree("zypper install"),
+      commands.runAccepting(
+        "zypper install",
+        [...ZYPPER, "install", AGENT_PACKAGE],
+        TRANSACTION_TIMEOUT,
+        (result) => result.exitCode === ZYPPER_EXIT_REPOS_SKIPPED
+      )
     ).pipe(Effect.asVoid)
 
     /** Exactly `version`, downgrading if need be; without `--oldpackage` zypper would say "nothing to do". */

@@ -1,6 +1,11 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as TestClock from "effect/TestClock"
+import * as fs from "node:fs"
+import * as path from "node:path"
 import * as Option from "effect/Option"
 import * as RpmPackageManager from "../../../../src/layers/packageManagers/rpm/RpmPackageManager.js"
 import { Shell, type ShellShape } from "../../../../src/services/Shell.js"
@@ -532,5 +537,35 @@ describe("RpmPackageManager.repair (yum tools)", () => {
       const { host, packages } = yield* withRootedFakeHost("dnf", duplicated)
       expect(yield* packages.repair).toEqual(Option.some(DNF_REMOVE_DUPLICATES.join(" ")))
       expect((yield* host.commands)[1]).toEqual(DNF_REMOVE_DUPLICATES)
+    }))
+})
+
+describe.each(["dnf", "yum"] as const)("RpmPackageManager transactions wait for another package manager (%s)", (flavor) => {
+  const offered = ["1.1.0-1.el9"]
+  /** dnf's lock, held by a live process: this test's own. */
+  const locked = (root: string) => writeHostFile(root, "/var/lib/dnf/rpmdb_lock.pid", `${process.pid}\n`)
+
+  it.scoped("an install waits while the rpm database is held, and runs once it is free", () =>
+    Effect.gen(function*() {
+      const { root, host, packages } = yield* withRootedFakeHost(flavor, { offered, refreshed: true }, locked)
+      const fiber = yield* Effect.fork(packages.install)
+      yield* TestClock.adjust(Duration.seconds(10))
+      expect(fiber.unsafePoll(), "still waiting").toBeNull()
+      expect((yield* host.commands).some((argv) => argv[0] === flavor), "no transaction yet").toBe(false)
+      yield* Effect.promise(() => fs.promises.rm(path.join(root, "var/lib/dnf/rpmdb_lock.pid")))
+      yield* TestClock.adjust(Duration.seconds(1))
+      yield* Fiber.join(fiber)
+      expect((yield* host.state).installed?.version).toBe("1.1.0-1.el9")
+    }))
+
+  it.scoped("the wait is interruptible inside an uninterruptible transaction: a stop ends it, and nothing runs", () =>
+    Effect.gen(function*() {
+      const { host, packages } = yield* withRootedFakeHost(flavor, { offered, refreshed: true }, locked)
+      const fiber = yield* Effect.fork(Effect.uninterruptible(packages.install))
+      yield* TestClock.adjust(Duration.seconds(5))
+      const exit = yield* Fiber.interrupt(fiber)
+      expect(Exit.isInterrupted(exit)).toBe(true)
+      expect((yield* host.commands).some((argv) => argv[0] === flavor), "no transaction ran").toBe(false)
+      expect((yield* host.state).installed).toBeUndefined()
     }))
 })

@@ -779,6 +779,33 @@ describe("ZypperPackageManager: the zypp lock", () => {
     }))
 })
 
+describe("ZypperPackageManager: a transaction waits for the zypp lock before it starts", () => {
+  it.scoped("interruptibly, even inside an uninterruptible transaction: a stop ends the wait and no zypper runs", () =>
+    Effect.gen(function*() {
+      const { root, host, packages } = yield* withHost({ offered: [NEW], refreshed: true })
+      writePid(root, process.pid)
+      const fiber = yield* Effect.fork(Effect.uninterruptible(packages.install))
+      yield* TestClock.adjust(Duration.seconds(10))
+      expect(fiber.unsafePoll(), "still waiting").toBeNull()
+      yield* Fiber.interrupt(fiber)
+      expect((yield* host.commands).filter((argv) => argv[0] === "zypper" && argv.includes("install"))).toEqual([])
+      expect((yield* host.state).installed).toBeUndefined()
+    }))
+
+  it.scoped("once the lock is free, the transaction runs", () =>
+    Effect.gen(function*() {
+      const { root, host, packages } = yield* withHost({ offered: [NEW], refreshed: true })
+      writePid(root, process.pid)
+      const fiber = yield* Effect.fork(packages.install)
+      yield* TestClock.adjust(Duration.seconds(10))
+      expect(fiber.unsafePoll(), "still waiting").toBeNull()
+      writePid(root, 0)
+      yield* TestClock.adjust(Duration.seconds(1))
+      yield* Fiber.join(fiber)
+      expect((yield* host.state).installed?.version).toBe(NEW)
+    }))
+})
+
 describe("ZypperPackageManager: every command's environment", () => {
   it.scoped("LC_ALL=C and ZYPP_LOCK_TIMEOUT=300, for zypper and rpm alike", () =>
     Effect.gen(function*() {
