@@ -158,15 +158,11 @@ export const make = (ownPid: number = process.pid): FileLockShape => {
         return removeUnlessReplaced(file, lock)
       }),
 
-    // The entry itself, not what it points to: a dangling symlink in the lock's place would
-    // otherwise look absent and be retried at full speed.
-    awaitChange: (file, poll) =>
-      entryExists(file)
-        ? Effect.race(watchDirectory(file), Effect.sleep(Duration.decode(poll)))
-        : Effect.void
+    awaitChange: (file, poll) => awaitChange(file, Duration.toMillis(Duration.decode(poll)))
   }
 }
 
+/** Whether the entry itself exists, not what it points to: a dangling symlink in the lock's place counts. */
 const entryExists = (file: string): boolean => {
   try {
     fs.lstatSync(file)
@@ -177,25 +173,45 @@ const entryExists = (file: string): boolean => {
 }
 
 /**
- * Completes on the next change to the lock file itself (other files in its directory, such as a
- * lock being staged, do not count); never fails: a failed watch just waits for the poll. The
- * watch is closed as soon as it fires, so that no watcher outlives its wait.
+ * Completes at once when the lock file is gone, else on the next change to the lock file itself
+ * (other files in its directory, such as a lock being staged, do not count) or after `pollMillis`,
+ * whichever is first; never fails: a failed watch just waits for the poll. The directory is
+ * watched before the lock is looked at, so that a release between the look and the watch is not
+ * missed (it would cost a whole poll period). Interruptible: the watch and the timer are closed
+ * as soon as it completes or is interrupted, so that none outlives its wait.
  */
-const watchDirectory = (file: string): Effect.Effect<void> =>
+const awaitChange = (file: string, pollMillis: number): Effect.Effect<void> =>
   Effect.async<void>((resume) => {
     const name = path.basename(file)
     let watcher: fs.FSWatcher | undefined
+    let timer: ReturnType<typeof setTimeout> | undefined
+    let done = false
+    const finish = () => {
+      if (done) return
+      done = true
+      watcher?.close()
+      if (timer !== undefined) clearTimeout(timer)
+      resume(Effect.void)
+    }
     try {
       watcher = fs.watch(path.dirname(file), { persistent: false }, (_event, changed) => {
         if (changed !== null && changed !== name) return
-        watcher?.close()
-        resume(Effect.void)
+        finish()
       })
       watcher.on("error", () => watcher?.close())
     } catch {
+      watcher = undefined
+    }
+    if (!entryExists(file)) {
+      finish()
       return
     }
-    return Effect.sync(() => watcher?.close())
+    timer = setTimeout(finish, pollMillis)
+    return Effect.sync(() => {
+      done = true
+      watcher?.close()
+      if (timer !== undefined) clearTimeout(timer)
+    })
   })
 
 export const layer: Layer.Layer<FileLock> = Layer.sync(FileLock, () => make())

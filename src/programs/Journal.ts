@@ -30,7 +30,8 @@ const HOLDS_AGENT_LOCK: Readonly<Record<JournalStep, boolean>> = {
   stop: true,
   transaction: true,
   start: true,
-  "health-check": true,
+  // The new agent is up: its lock is given back while its health is watched.
+  "health-check": false,
   rollback: true
 }
 

@@ -9,6 +9,7 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
+import * as Scope from "effect/Scope"
 import { isUpToDate, upstreamOf } from "../domain/Version.js"
 import { AgentService } from "../services/AgentService.js"
 import { PackageManager } from "../services/PackageManager.js"
@@ -99,7 +100,10 @@ const prepareUpgrade = (installed: string, published: string, earlier: Option.Op
 /** What went wrong after the agent was stopped, in a few words for the rollback. */
 const afterStopFailure = (what: string) => (error: { readonly message: string }) => `${what}: ${error.message}`
 
-/** The upgrade once the agent is stopped: transaction, then (for an agent that ran) start and health check. */
+/**
+ * The upgrade once the agent is stopped, holding its backup lock: the transaction, then (for an
+ * agent that ran) the start. The new agent's health is watched afterwards, without the lock.
+ */
 const replaceStoppedAgent = (upgrade: UpgradeInProgress) =>
   Effect.gen(function*() {
     const agent = yield* AgentService
@@ -111,10 +115,24 @@ const replaceStoppedAgent = (upgrade: UpgradeInProgress) =>
     yield* steps.step("start", Effect.zipRight(Effect.logInfo("starting the agent"), agent.start)).pipe(
       Effect.mapError(afterStopFailure(`the new agent ${version} did not start`))
     )
-    const healthy = yield* steps.step("health-check", staysRunning)
-    if (!healthy) return yield* Effect.fail(yield* notHealthy(version))
     return version
-  }).pipe(Effect.mapError((failure) => (typeof failure === "string" ? failure : failure.message)))
+  })
+
+/**
+ * The new agent, up, is watched for the grace period with its backup lock given back, so that
+ * backups may start meanwhile; one that does not stay running is rolled back, and the rollback
+ * takes the lock again first (waiting, as any upgrade does, for a backup to end).
+ */
+const watchNewAgent = (upgrade: UpgradeInProgress, version: string) =>
+  Effect.gen(function*() {
+    const healthy = yield* journal(upgrade).step("health-check", staysRunning).pipe(
+      Effect.mapError(afterStopFailure(`the new agent ${version} could not be watched`)),
+      Effect.either
+    )
+    if (Either.isRight(healthy) && healthy.right) return version
+    const reason = Either.isLeft(healthy) ? healthy.left : yield* notHealthy(version)
+    return yield* rollBack({ ...upgrade, reason, holdsAgentLock: false })
+  })
 
 /** 4. Not running: upgraded holding the backup lock, so that no backup starts during the transaction; left stopped. */
 const upgradeStoppedAgent = (upgrade: UpgradeInProgress) =>
@@ -136,10 +154,13 @@ const upgradeStoppedAgent = (upgrade: UpgradeInProgress) =>
     )
   }).pipe(Effect.scoped)
 
-/** 6. Busy: waits until the agent releases its backup lock, and holds it for the scope so that no backup starts. */
-const waitUntilIdle = (upgrade: UpgradeInProgress) =>
+/**
+ * 6. Busy: waits until the agent releases its backup lock, and holds it for `lockScope` so that no
+ * backup starts; shutdowns are held off for the whole upgrade (`Scope` of the caller).
+ */
+const waitUntilIdle = (upgrade: UpgradeInProgress, lockScope: Scope.Scope) =>
   Effect.zipRight(
-    journal(upgrade).step("lock", holdAgentLock),
+    Scope.extend(journal(upgrade).step("lock", holdAgentLock), lockScope),
     Effect.flatMap(ShutdownInhibitor, (inhibitor) => inhibitor.hold("the backup agent is being upgraded"))
   )
 
@@ -168,9 +189,18 @@ const upgradeRunningAgent = (upgrade: UpgradeInProgress, owed: boolean) => {
       )
     )
     yield* keepPackages([upgrade.target, upgrade.previous])
-    yield* waitUntilIdle(upgrade)
-    stopping = true
-    return yield* upgradeIdleAgent(upgrade)
+    // The backup lock is held from the wait for an idle agent until the new agent is up, no longer.
+    const version = yield* Effect.acquireUseRelease(
+      Scope.make(),
+      (lockScope) =>
+        Effect.gen(function*() {
+          yield* waitUntilIdle(upgrade, lockScope)
+          stopping = true
+          return yield* upgradeIdleAgent(upgrade)
+        }),
+      (lockScope, exit) => Scope.close(lockScope, exit)
+    )
+    return yield* watchNewAgent(upgrade, version)
   }).pipe(
     Effect.scoped,
     // Before the stop nothing was changed: a failure there (a download, a backup that went on too long) leaves no journal.

@@ -103,4 +103,26 @@ describe.each(ALL_PMS)("upgrade with %s", (pm) => {
     expect(await s.root.exists(IN_ROOT.agentLock)).toBe(false)
     await expectCleanAfterPass(s)
   })
+
+  it("gives the backup lock back as soon as the new agent is up: a backup may start while its health is watched", async () => {
+    const s = await scenarios.create(pm)
+    const before = await oldAgent(s, true)
+    // The scenario's --health-grace (3 s) leaves the time to start a backup while the new agent is watched.
+    const updater = await s.startUpdater()
+    let events = (await s.events()).slice(before.events)
+    for (let i = 0; i < 600 && !events.some((e) => e.kind === "up") && (await isAlive(updater.pid)); i++) {
+      await sleep(50)
+      events = (await s.events()).slice(before.events)
+    }
+    expect(summary(events)).toEqual(["down 1.0.0", "up 1.1.0"])
+    // The updater still watches the new agent, and a backup can start.
+    for (let i = 0; i < 100 && (await s.root.exists(IN_ROOT.agentLock)); i++) await sleep(20)
+    expect(await isAlive(updater.pid), "the updater still watches the new agent").toBe(true)
+    await s.makeBusy(1)
+    const run = await updater.done
+    expect(run.code, describeResult(run)).toBe(0)
+    expect(upstream(await s.installedVersion())).toBe("1.1.0")
+    expect(summary((await s.events()).slice(before.events)).slice(0, 3)).toEqual(["down 1.0.0", "up 1.1.0", "lock"])
+    expect(stopsWhileAgentLocked(await s.events())).toEqual([])
+  })
 })

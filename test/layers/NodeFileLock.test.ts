@@ -226,3 +226,66 @@ describe("NodeFileLock.awaitChange on a dangling symlink in the lock's place", (
       expect(outcome).toBe("still waiting")
     }))
 })
+
+/**
+ * The wait for a held lock wakes on its release, not on the poll: the poll period is the bound
+ * (a release noticed only by the poll would come after it), never a wall-clock threshold of its own.
+ */
+describe("NodeFileLock.awaitChange wakes on the lock's release", () => {
+  const POLL = Duration.seconds(5)
+
+  it.live("a release during the wait ends it before the poll would have", () =>
+    Effect.gen(function*() {
+      const file = tempLock()
+      const holder = liveProcess()
+      writeLock(file, `${holder.pid}\n`)
+      const locks = NodeFileLock.make(process.pid)
+      const wait = yield* Effect.fork(locks.awaitChange(file, POLL))
+      yield* Effect.sleep(Duration.millis(20))
+      fs.unlinkSync(file)
+      const outcome = yield* Effect.race(
+        Effect.as(Fiber.join(wait), "noticed the release"),
+        Effect.as(Effect.sleep(POLL), "the poll would have fired")
+      )
+      expect(outcome).toBe("noticed the release")
+    }))
+
+  it.live("a change to another file of the directory does not end it; the lock's own does", () =>
+    Effect.gen(function*() {
+      const file = tempLock()
+      const holder = liveProcess()
+      writeLock(file, `${holder.pid}\n`)
+      const locks = NodeFileLock.make(process.pid)
+      const wait = yield* Effect.fork(locks.awaitChange(file, POLL))
+      yield* Effect.sleep(Duration.millis(20))
+      fs.writeFileSync(path.join(path.dirname(file), "other"), "x")
+      yield* Effect.sleep(Duration.millis(50))
+      expect(Option.isNone(yield* wait.poll)).toBe(true)
+      fs.unlinkSync(file)
+      const outcome = yield* Effect.race(
+        Effect.as(Fiber.join(wait), "noticed the release"),
+        Effect.as(Effect.sleep(POLL), "the poll would have fired")
+      )
+      expect(outcome).toBe("noticed the release")
+    }))
+
+  it.live("the poll still ends the wait when no change comes", () =>
+    Effect.gen(function*() {
+      const file = tempLock()
+      const holder = liveProcess()
+      writeLock(file, `${holder.pid}\n`)
+      yield* NodeFileLock.make(process.pid).awaitChange(file, Duration.millis(50))
+      expect(fs.existsSync(file)).toBe(true)
+    }))
+
+  it.live("it is interruptible", () =>
+    Effect.gen(function*() {
+      const file = tempLock()
+      const holder = liveProcess()
+      writeLock(file, `${holder.pid}\n`)
+      const wait = yield* Effect.fork(NodeFileLock.make(process.pid).awaitChange(file, Duration.minutes(10)))
+      yield* Effect.sleep(Duration.millis(20))
+      yield* Fiber.interrupt(wait)
+      expect(fs.existsSync(file)).toBe(true)
+    }))
+})

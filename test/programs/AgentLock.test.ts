@@ -185,3 +185,37 @@ describe("holdAgentLock", () => {
       expect(take.warnings()).toEqual([`WARN removed the stale lock ${file}: the agent has not been running for 10m`])
     }))
 })
+
+describe("holdAgentLock on the live layer", () => {
+  it.live("takes the lock on its release, before the poll would have looked again", () =>
+    Effect.gen(function*() {
+      const POLL = Duration.seconds(5)
+      const file = tempLockPath()
+      const holder = liveProcess()
+      writeLock(file, `${holder.pid}\n`)
+      const { layer } = stubAgent(true, Option.none())
+      const logs = captureLogs()
+      const fiber = yield* holdAgentLock.pipe(
+        Effect.zipRight(Effect.sync(() => fs.readFileSync(file, "utf8"))),
+        Effect.scoped,
+        Effect.provide(Layer.mergeAll(
+          UpdaterConfig.layer({ agentLock: file, lockPoll: POLL }),
+          NodeFileLock.layer,
+          layer,
+          logs.layer
+        )),
+        Effect.fork
+      )
+      // Waiting: it said so.
+      for (let i = 0; i < 200 && !logs.lines.some((line) => line.includes("the agent is busy")); i++) {
+        yield* Effect.sleep(Duration.millis(10))
+      }
+      expect(logs.lines.some((line) => line.includes("the agent is busy"))).toBe(true)
+      fs.unlinkSync(file)
+      const outcome = yield* Effect.race(
+        Effect.map(Fiber.join(fiber), (content) => `taken: ${content}`),
+        Effect.as(Effect.sleep(POLL), "the poll would have fired")
+      )
+      expect(outcome).toBe(`taken: ${ownLock}`)
+    }))
+})

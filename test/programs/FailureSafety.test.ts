@@ -93,7 +93,8 @@ describe("recovery from an updater that died half-way", () => {
 
 describe("recovery that cannot finish everything", () => {
   const journal = (step: "transaction" | "health-check") => ({
-    journal: { pid: DEAD_UPDATER, step, previous: "1.1.0-1", target: "1.2.0-1", agentWasRunning: true, holdsAgentLock: true }
+    // As the updater writes it: the health check is watched with the agent's lock given back.
+    journal: { pid: DEAD_UPDATER, step, previous: "1.1.0-1", target: "1.2.0-1", agentWasRunning: true, holdsAgentLock: step !== "health-check" }
   })
 
   it.effect("a package state that cannot be repaired is rolled back, its lock released and the agent started; the pass fails", () =>
@@ -161,6 +162,47 @@ describe("health check after an upgrade", () => {
       expect(again._tag === "Right" && again.right._tag).toBe("Skipped")
       expect((yield* (yield* StateStore).get).journal).toBeUndefined()
       expect((yield* whats).filter((w) => w.startsWith("transaction: install driveclient 1.2.0-1"))).toHaveLength(1)
+    }).pipe(Effect.provide(simulatedRun({ ...OLD_RUNNING, crashingVersions: ["1.2.0-1"] }))))
+
+  it.effect("the backup lock is given back once the new agent is up: a backup may start while its health is watched", () =>
+    Effect.gen(function*() {
+      const host = yield* SimulatedHostTag
+      const fiber = yield* Effect.fork(Effect.either(updatePass))
+      for (let i = 0; i < 3000 && !(yield* whats).includes("agent 1.2.0-1 started"); i++) {
+        yield* TestClock.adjust(Duration.millis(100))
+      }
+      expect(yield* whats).toContain("agent 1.2.0-1 started")
+      expect(Option.isNone(yield* fiber.poll), "the pass still watches the new agent").toBe(true)
+      expect((yield* host.locks.held).get(AGENT_LOCK)).toBeUndefined()
+      yield* host.startBackup(Duration.minutes(1))
+      yield* TestClock.adjust(Duration.minutes(5))
+      const result = yield* Fiber.join(fiber)
+      expect(result._tag === "Right" && result.right._tag).toBe("Upgraded")
+      expect(yield* host.state).toMatchObject({ installed: "1.2.0-1", agentRunning: true })
+      expect(yield* host.violations).toEqual([])
+    }).pipe(Effect.provide(simulatedRun(OLD_RUNNING))))
+
+  it.effect("a rollback during the health watch takes the lock again first: it waits for a backup started meanwhile", () =>
+    Effect.gen(function*() {
+      const host = yield* SimulatedHostTag
+      const fiber = yield* Effect.fork(Effect.either(updatePass))
+      for (let i = 0; i < 3000 && !(yield* whats).includes("agent 1.2.0-1 started"); i++) {
+        yield* TestClock.adjust(Duration.millis(100))
+      }
+      yield* host.startBackup(Duration.minutes(2))
+      yield* TestClock.adjust(Duration.minutes(10))
+      const result = yield* Fiber.join(fiber)
+      expect(result._tag === "Left" && result.left.message).toBe(
+        "the upgrade to 1.2.0-1 failed (1.2.0-1 did not stay running for 10s); rolled back to 1.1.0-1, which is running again"
+      )
+      const events = yield* whats
+      const backupEnd = events.indexOf("agent finishes its backup")
+      const restore = events.indexOf("transaction: restore driveclient 1.1.0-1 from kept")
+      expect(backupEnd).toBeGreaterThan(-1)
+      expect(restore).toBeGreaterThan(backupEnd)
+      expect(yield* host.state).toMatchObject({ installed: "1.1.0-1", agentRunning: true })
+      expect(yield* host.locks.held).toEqual(new Map())
+      expect(yield* host.violations).toEqual([])
     }).pipe(Effect.provide(simulatedRun({ ...OLD_RUNNING, crashingVersions: ["1.2.0-1"] }))))
 
   it.effect("a newer version than the rolled-back one is tried", () =>

@@ -94,7 +94,11 @@ describe.each(flavors)("old agent running and busy, $name", (flavor) => {
       expect(withLock.slice(0, stopAt).every((entry) => entry.agentLockHolder !== UPDATER_PID)).toBe(true)
       const downloadAt = withLock.findIndex((entry) => isDownload(entry.argv))
       expect(withLock[downloadAt]!.agentLockHolder).toBe(AGENT_PID)
-      expect(withLock.slice(stopAt).every((entry) => entry.agentLockHolder === UPDATER_PID)).toBe(true)
+      // From the stop to the start the lock is the updater's; the new agent's health is watched without it.
+      const startAt = withLock.findIndex((entry) => entry.argv.join(" ") === service.start.join(" "))
+      expect(stopAt).toBeLessThan(startAt)
+      expect(withLock.slice(stopAt, startAt + 1).every((entry) => entry.agentLockHolder === UPDATER_PID)).toBe(true)
+      expect(withLock.slice(startAt + 1).every((entry) => entry.agentLockHolder === undefined)).toBe(true)
       expect((yield* world.locks.held).has(AGENT_LOCK)).toBe(false)
       expect((yield* world.host.state).running).toBe(true)
     }))

@@ -49,7 +49,7 @@ describe.each(flavors)("old agent running and idle, $name", (flavor) => {
   const expected = expectedPackageCommands(flavor)
   const service = expectedServiceCommands(flavor)
 
-  it.scoped("downloads first, then stops, upgrades and starts it, holding the agent's lock", () =>
+  it.scoped("downloads first, then stops, upgrades and starts it holding the agent's lock, and watches it without", () =>
     Effect.gen(function*() {
       const world = yield* makeWorld({ flavor, published: "1.2.0", host: oldRunningAgent(flavor), repositoryConfigured: true })
       const outcome = yield* world.pass
@@ -70,11 +70,16 @@ describe.each(flavors)("old agent running and idle, $name", (flavor) => {
       expect(state.running).toBe(true)
       expect(state.installed?.version).toBe(packageVersion(flavor, "1.2.0"))
 
-      // The agent's lock: free while downloading, the updater's from the stop to the start, released after.
+      // The agent's lock: free while downloading, the updater's from the stop to the start, given back
+      // as soon as the new agent is up: backups may start while its health is watched.
       const withLock = yield* world.commandsWithLock
       const stopAt = withLock.findIndex((entry) => entry.argv.join(" ") === service.stop.join(" "))
+      const startAt = withLock.findIndex((entry) => entry.argv.join(" ") === service.start.join(" "))
+      expect(stopAt).toBeLessThan(startAt)
       expect(withLock.slice(0, stopAt).every((entry) => entry.agentLockHolder === undefined)).toBe(true)
-      expect(withLock.slice(stopAt).every((entry) => entry.agentLockHolder === UPDATER_PID)).toBe(true)
+      expect(withLock.slice(stopAt, startAt + 1).every((entry) => entry.agentLockHolder === UPDATER_PID)).toBe(true)
+      expect(withLock.slice(startAt + 1).length).toBeGreaterThan(0)
+      expect(withLock.slice(startAt + 1).every((entry) => entry.agentLockHolder === undefined)).toBe(true)
       const held = yield* world.locks.held
       expect(held.has(AGENT_LOCK)).toBe(false)
       expect(held.has(PASS_LOCK)).toBe(false)

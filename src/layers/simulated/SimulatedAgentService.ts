@@ -1,7 +1,7 @@
 /**
  * AgentService over the host model, under systemd. It checks a promise of the
- * contract as it goes: stopping the agent while a backup holds its lock is
- * recorded as a violation.
+ * contract as it goes: stopping the agent while a backup holds its lock, or
+ * without the updater holding it, is recorded as a violation.
  */
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
@@ -26,6 +26,8 @@ export const make = (model: HostModel, options: SimulatedAgentServiceOptions) =>
       const holder = (yield* options.locks.held).get(options.agentLock)
       if (holder !== undefined && holder !== options.updaterPid) {
         yield* model.violate(`agent stopped while pid ${holder} holds ${options.agentLock}`)
+      } else if (holder === undefined) {
+        yield* model.violate(`agent stopped without the updater holding ${options.agentLock}`)
       }
       const outcome = yield* model.stopAgent
       if (outcome._tag === "Failed") {
