@@ -32,10 +32,11 @@ export const comparatorSets = (range: string): ComparatorSets => {
   )
 }
 
-/** What the too-old message advises: "Node.js 18.0.0 or newer" for a floor, else the range itself. */
+/** What the too-old message advises: "Node.js 18 or newer", "Node.js 18.17.0 or newer" for a floor, else the range. */
 export const advice = (range: string): string => {
   const floor = semver.minVersion(range)
   if (floor === null) throw new Error(`engines.node "${range}" matches no version`)
   const onlyFloor = semver.satisfies("999999.0.0", range) && semver.validRange(range) === `>=${floor.version}`
-  return onlyFloor ? `Node.js ${floor.major === 0 ? floor.version : floor.major} or newer` : `a Node.js that satisfies ${range}`
+  const named = floor.major > 0 && floor.minor === 0 && floor.patch === 0 ? `${floor.major}` : floor.version
+  return onlyFloor ? `Node.js ${named} or newer` : `a Node.js that satisfies ${range}`
 }

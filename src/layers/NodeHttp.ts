@@ -17,6 +17,7 @@ import { describe, display, redirectTarget } from "./internal/HttpFailures.js"
 import * as ProxyAgents from "./internal/ProxyAgents.js"
 import { proxyFor, type ProxySettings, redactProxy } from "./internal/ProxyRules.js"
 import * as SystemCa from "./internal/SystemCa.js"
+import { parseUrl } from "../domain/Url.js"
 
 export interface NetworkOptions {
   readonly proxy?: ProxySettings | undefined
@@ -56,7 +57,7 @@ export const makeTransport = (network: NetworkOptions = {}): Effect.Effect<Trans
       // Past a redirect, an error says where it happened.
       const via = (redirects === 0 ? "" : ` at ${display(target)}`) +
         (proxy === undefined ? "" : ` (via proxy ${redactProxy(proxy)})`)
-      if (proxy !== undefined && !/^https?:$/.test(URL.canParse(proxy) ? new URL(proxy).protocol : "")) {
+      if (proxy !== undefined && !/^https?:$/.test(parseUrl(proxy)?.protocol ?? "")) {
         return Effect.fail(
           new HttpError({ url, reason: "Proxy", detail: `proxy ${redactProxy(proxy)} is not an http:// or https:// URL` })
         )
@@ -94,7 +95,7 @@ export const makeTransport = (network: NetworkOptions = {}): Effect.Effect<Trans
       })
 
     return (url, limits) => {
-      const target = URL.canParse(url) ? new URL(url) : undefined
+      const target = parseUrl(url)
       if (target === undefined || (target.protocol !== "http:" && target.protocol !== "https:")) {
         return Effect.fail(new HttpError({ url, reason: "Url", detail: "not an http:// or https:// URL" }))
       }

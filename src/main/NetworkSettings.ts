@@ -7,6 +7,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import type { NetworkOptions } from "../layers/NodeHttp.js"
 import type { FallbackProxy, ProxyEnvironment } from "../layers/internal/ProxyRules.js"
+import { parseUrl } from "../domain/Url.js"
 
 /** Only the variables curl honours: `HTTP_PROXY` in upper case is not one (a CGI header can set it). */
 export const proxyEnvironment = (env: Readonly<Record<string, string | undefined>>): ProxyEnvironment => ({
@@ -73,8 +74,8 @@ const iniMainProxy = (text: string | undefined): string | undefined => {
   const main = /^\[main\][^\n]*\n([\s\S]*?)(?=^\[|(?![\s\S]))/m.exec(text)?.[1] ?? ""
   const value = (key: string) => new RegExp(`^${key}\\s*=[ \\t]*(.*?)\\s*$`, "m").exec(main)?.[1]
   const proxy = value("proxy")
-  if (proxy === undefined || proxy === "" || proxy === "_none_" || !URL.canParse(proxy)) return undefined
-  const url = new URL(proxy)
+  const url = proxy === undefined || proxy === "" || proxy === "_none_" ? undefined : parseUrl(proxy)
+  if (url === undefined) return undefined
   const username = value("proxy_username")
   if (username !== undefined && username !== "" && url.username === "") {
     url.username = encodeURIComponent(username)

@@ -150,7 +150,7 @@ describe("the .deb under SysV init", () => {
     expectOk(await dpkgInstall(s, revision1.deb))
     const daemon = await theDaemon(s.root)
     expect(daemon.cmdline).toEqual([
-      "node", // "#!/usr/bin/env node"
+      "/usr/bin/node", // the launcher's "#!/usr/bin/node"
       "/usr/bin/cloudbackup-updater",
       "-d",
       "-v",

@@ -9,12 +9,15 @@
  * installed bundle (/usr/lib/cloudbackup-updater/cloudbackup-updater.js) and the compile cache
  * directory are replaced by files of the test's own.
  */
-import { spawnSync } from "node:child_process"
+import { execFile, spawnSync } from "node:child_process"
 import * as fs from "node:fs"
+import * as http from "node:http"
+import type * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
 import { transformSync } from "esbuild"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { advice } from "../../src/launcher/NodeRange.js"
 import * as Cli from "../../src/main/Cli.js"
 
 const REPO = path.resolve(__dirname, "../..")
@@ -147,13 +150,51 @@ describe("the launcher", () => {
         const result = run(node, [launcherFor(marker), "-d"])
         expect(result.stdout, "the bundle was not run").toBe("")
         expect(result.stderr).toBe(
-          `cloudbackup-updater: needs Node.js ${PKG.engines.node}, but ${node} is v${version}: install Node.js 18 or newer, ` +
+          `cloudbackup-updater: needs Node.js ${PKG.engines.node}, but ${node} is v${version}: install ${advice(PKG.engines.node)}, ` +
             "or the cloudbackup-updater package that carries its own Node.js\n"
         )
         expect(result.status).toBe(1)
       }, 180_000)
     }
   })
+
+  it.runIf(x64)("runs the bundle on Node.js 18.0.0, the floor engines.node promises: help, version, a fleet simulation", () => {
+    const node = runtime(path.join(OLD, "node-18.0.0.json"))
+    const launcher = launcherFor(BUNDLE)
+    const env = { ...process.env, NODE_COMPILE_CACHE: undefined, CLOUDBACKUP_UPDATER_OPTIONS_FILE: "/nonexistent/options" }
+    const floor = (args: ReadonlyArray<string>) => spawnSync(node, [launcher, ...args], { encoding: "utf8", env })
+    const version = floor(["--version"])
+    expect(version.status, version.stderr).toBe(0)
+    expect(version.stdout.trim()).toBe(PKG.version)
+    const help = floor(["--help"])
+    expect(help.status, help.stderr).toBe(0)
+    expect(help.stdout).toMatch(/^Usage: cloudbackup-updater/)
+    const fleet = floor(["simulate", "--hosts", "200", "--hours", "30", "--seed", "floor", "--json"])
+    expect(fleet.status, fleet.stderr).toBe(0)
+    expect((JSON.parse(fleet.stdout) as { seed: string }).seed).toBe("floor")
+  }, 180_000)
+
+  it.runIf(x64)("on Node.js 18.0.0, status reads the published version over HTTP (the live network settings and client)", async () => {
+    const node = runtime(path.join(OLD, "node-18.0.0.json"))
+    const server = http.createServer((request, response) => {
+      const found = request.url === "/version.txt"
+      response.writeHead(found ? 200 : 404, { "content-type": "text/plain" })
+      response.end(found ? "9.8.7\n" : "")
+    })
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
+    try {
+      const repository = `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`
+      // status changes nothing; with an empty PATH it reaches no package manager or service tool.
+      const env = { PATH: "/nonexistent", HOME: os.tmpdir(), CLOUDBACKUP_UPDATER_OPTIONS_FILE: "/nonexistent/options" }
+      const stdout = await new Promise<string>((resolve) => {
+        execFile(node, [launcherFor(BUNDLE), "status", "--json", "-r", repository], { encoding: "utf8", env, timeout: 60_000 }, (_, out) =>
+          resolve(out))
+      })
+      expect((JSON.parse(stdout) as { published: unknown }).published).toEqual({ value: "9.8.7" })
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()))
+    }
+  }, 180_000)
 
   it.runIf(x64)("runs the bundle on the runtime the bundled flavour carries, keeping V8's compile cache", () => {
     const node = runtime(path.join(REPO, "packaging", "runtime.json"))

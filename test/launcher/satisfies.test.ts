@@ -62,7 +62,8 @@ describe("satisfiesSets over semver's comparator sets", () => {
 
   it("advises a floor as 'Node.js N or newer', anything else by the range", () => {
     expect(advice(">=18")).toBe("Node.js 18 or newer")
-    expect(advice(">=18.17.0")).toBe("Node.js 18 or newer")
+    expect(advice(">=18.17.0")).toBe("Node.js 18.17.0 or newer")
+    expect(advice(">=18.0")).toBe("Node.js 18 or newer")
     expect(advice("^18.17.0 || >=20.5.0")).toBe("a Node.js that satisfies ^18.17.0 || >=20.5.0")
   })
 })

@@ -15,6 +15,13 @@ import * as Completions from "../../src/main/Completions.js"
 
 const REPO = path.resolve(__dirname, "../..")
 const BUNDLE = path.join(REPO, "dist", "cloudbackup-updater.js")
+const LAUNCHER = path.join(REPO, "dist", "launcher.js")
+/** The bundle as installed in /usr/lib/cloudbackup-updater: a module, without dist's interpreter line. */
+const installedBundle = () => {
+  const text = fs.readFileSync(BUNDLE)
+  expect(text.subarray(0, 20).toString()).toBe("#!/usr/bin/env node\n")
+  return text.subarray(20)
+}
 const NAME = "cloudbackup-updater"
 const VERSION = (JSON.parse(fs.readFileSync(path.join(REPO, "package.json"), "utf8")) as { version: string }).version
 const PACKAGE_VERSION = VERSION.replace(/-/g, "~")
@@ -150,6 +157,7 @@ describe("the .deb", () => {
       "-rw-r--r-- root/root /etc/logrotate.d/cloudbackup-updater",
       "-rw-r--r-- root/root /lib/systemd/system/cloudbackup-updater.service",
       "-rw-r--r-- root/root /lib/systemd/system/cloudbackup-updater.timer",
+      "-rw-r--r-- root/root /usr/lib/cloudbackup-updater/cloudbackup-updater.js",
       "-rw-r--r-- root/root /usr/share/bash-completion/completions/cloudbackup-updater",
       "-rw-r--r-- root/root /usr/share/doc/cloudbackup-updater/changelog.Debian.gz",
       "-rw-r--r-- root/root /usr/share/doc/cloudbackup-updater/copyright",
@@ -161,10 +169,13 @@ describe("the .deb", () => {
     ])
   })
 
-  it("installs the bundle itself as /usr/bin/cloudbackup-updater", () => {
-    const installed = fs.readFileSync(path.join(debTree, "usr/bin/cloudbackup-updater"))
-    expect(installed.equals(fs.readFileSync(BUNDLE))).toBe(true)
-    expect(installed.subarray(0, 20).toString()).toBe("#!/usr/bin/env node\n")
+  it("installs the launcher as /usr/bin/cloudbackup-updater (#!/usr/bin/node) and the bundle in /usr/lib/cloudbackup-updater", () => {
+    const launcher = fs.readFileSync(path.join(debTree, "usr/bin/cloudbackup-updater"))
+    expect(launcher.equals(fs.readFileSync(LAUNCHER))).toBe(true)
+    expect(launcher.toString().split("\n")[0]).toBe("#!/usr/bin/node")
+    expect(fs.readFileSync(path.join(debTree, "usr/lib/cloudbackup-updater/cloudbackup-updater.js")).equals(installedBundle())).toBe(true)
+    // V8's compile cache directory (the launcher's), owned by the package and root's.
+    expect(modeOf(path.join(debTree, "var/cache/cloudbackup-updater"))).toBe("0755")
   })
 
   it("marks the options, the init script and the logrotate file as conffiles", () => {
@@ -242,7 +253,7 @@ describe("the .rpm", () => {
     expect(rpmq("--qf", "%{NAME} %{VERSION} %{RELEASE} %{ARCH}")).toBe(`${NAME} ${PACKAGE_VERSION} 1 noarch`)
     const requires = rpmq("-R").trim().split("\n")
     expect(requires).toContain("nodejs >= 18")
-    // What rpmbuild adds: interpreters of the scriptlets and of the bundle, and rpmlib features.
+    // What rpmbuild adds: interpreters of the scriptlets and of the launcher, and rpmlib features.
     expect(requires.filter((r) => !/^(rpmlib\(|config\(cloudbackup-updater\))/.test(r)).sort()).toEqual([
       "/bin/sh",
       "/bin/sh",
@@ -250,7 +261,7 @@ describe("the .rpm", () => {
       "/bin/sh",
       "/bin/sh",
       "/bin/sh",
-      "/usr/bin/env",
+      "/usr/bin/node",
       "nodejs >= 18"
     ])
   })
@@ -266,6 +277,7 @@ describe("the .rpm", () => {
       .split("\n")
       .sort()
     expect(listing).toEqual([
+      "-rw-r--r-- root/root  /usr/lib/cloudbackup-updater/cloudbackup-updater.js",
       "-rw-r--r-- root/root  /usr/lib/systemd/system/cloudbackup-updater.service",
       "-rw-r--r-- root/root  /usr/lib/systemd/system/cloudbackup-updater.timer",
       "-rw-r--r-- root/root  /usr/share/bash-completion/completions/cloudbackup-updater",
@@ -276,13 +288,16 @@ describe("the .rpm", () => {
       "-rw-r--r-- root/root l /usr/share/licenses/cloudbackup-updater/copyright",
       "-rwxr-xr-x root/root  /etc/rc.d/init.d/cloudbackup-updater",
       "-rwxr-xr-x root/root  /usr/bin/cloudbackup-updater",
+      "drwxr-xr-x root/root  /usr/lib/cloudbackup-updater",
       "drwxr-xr-x root/root  /usr/share/licenses/cloudbackup-updater",
+      "drwxr-xr-x root/root  /var/cache/cloudbackup-updater",
       "drwxr-xr-x root/root  /var/lib/cloudbackup-updater"
     ])
   })
 
-  it("installs the bundle itself as /usr/bin/cloudbackup-updater", () => {
-    expect(fs.readFileSync(path.join(rpmTree, "usr/bin/cloudbackup-updater")).equals(fs.readFileSync(BUNDLE))).toBe(true)
+  it("installs the launcher as /usr/bin/cloudbackup-updater and the bundle in /usr/lib/cloudbackup-updater", () => {
+    expect(fs.readFileSync(path.join(rpmTree, "usr/bin/cloudbackup-updater")).equals(fs.readFileSync(LAUNCHER))).toBe(true)
+    expect(fs.readFileSync(path.join(rpmTree, "usr/lib/cloudbackup-updater/cloudbackup-updater.js")).equals(installedBundle())).toBe(true)
   })
 
   it("has parseable scriptlets that enable and start, restart, stop, and clean up on erase", () => {
@@ -411,11 +426,6 @@ const RPMLINT_ACCEPTED: ReadonlyArray<Accepted> = [
   {
     finding: /^W: invalid-license (Apache-2\.0|MIT|ISC)$/,
     why: "SPDX identifiers, which Fedora requires; Debian's rpmlint configuration lists no valid licenses"
-  },
-  {
-    finding: /^E: env-script-interpreter \/usr\/bin\/cloudbackup-updater \/usr\/bin\/env node$/,
-    why: "one bundle for both packages: #!/usr/bin/env node finds an administrator's Node.js 18+ " +
-      "(/usr/local/bin first on PATH) where the distribution's nodejs is older (see packaging/README.md)"
   },
   {
     finding: /^E: missing-dependency-to-logrotate for logrotate script \/etc\/logrotate\.d\/cloudbackup-updater$/,
