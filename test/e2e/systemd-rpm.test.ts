@@ -229,6 +229,11 @@ const daemonEraRpm = (): Promise<string> => {
     await fs.rm(path.join(unitDir, TIMER))
     await fs.rm(path.join(stage, "usr/share/bash-completion"), { recursive: true })
     await fs.rm(path.join(stage, "usr/share/zsh"), { recursive: true })
+    // 2.0.0's layout: the bundle itself was /usr/bin/cloudbackup-updater, run by `env node`; no launcher, no cache.
+    const bundle = await fs.readFile(path.join(stage, "usr/lib/cloudbackup-updater/cloudbackup-updater.js"), "utf8")
+    await fs.writeFile(path.join(stage, "usr/bin", UPDATER), `#!/usr/bin/env node\n${bundle}`, { mode: 0o755 })
+    await fs.rm(path.join(stage, "usr/lib/cloudbackup-updater"), { recursive: true })
+    await fs.rm(path.join(stage, "var/cache/cloudbackup-updater"), { recursive: true, force: true })
     await execOk([
       "rpmbuild",
       "-bb",
