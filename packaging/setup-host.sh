@@ -14,6 +14,10 @@
 #                       own parser and linter: taken out of Debian's prometheus package into
 #                       /usr/local/bin rather than installed with it, whose scripts would start a
 #                       Prometheus server on this host
+#   qemu-aarch64-static the arm64 package's smoke test (test/packaging/arm64Package.test.ts) runs its
+#                       Node.js under qemu's user-mode emulator: taken out of Debian's
+#                       qemu-user-static into /usr/local/bin, whose scripts would register binfmt
+#                       handlers for every foreign architecture on this host
 set -eu
 export DEBIAN_FRONTEND=noninteractive
 apt-get install -y --no-install-recommends rpm rpm2cpio lintian rpmlint zsh bash-completion git openssl
@@ -24,4 +28,11 @@ if ! command -v promtool >/dev/null 2>&1; then
   dpkg-deb -x "$promdir"/prometheus_*.deb "$promdir/root"
   install -m 0755 "$promdir/root/usr/bin/promtool" /usr/local/bin/promtool
   rm -rf "$promdir"
+fi
+if ! command -v qemu-aarch64-static >/dev/null 2>&1; then
+  qemudir=$(mktemp -d)
+  (cd "$qemudir" && apt-get download qemu-user-static)
+  dpkg-deb --fsys-tarfile "$qemudir"/qemu-user-static_*.deb | tar -x -C "$qemudir" ./usr/bin/qemu-aarch64-static
+  install -m 0755 "$qemudir/usr/bin/qemu-aarch64-static" /usr/local/bin/qemu-aarch64-static
+  rm -rf "$qemudir"
 fi

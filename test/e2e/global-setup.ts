@@ -2,8 +2,8 @@
  * Runs once per `vitest run`: waits for any other end-to-end run on this machine to finish,
  * removes leftovers of a crashed run, then builds the fixtures (key, packages) and makes sure
  * the root images exist (building them with mmdebstrap on a cold cache), in parallel: apt and
- * rpm always, zypper, systemd and systemd-rpm when the run needs them (see needsZypperRoot,
- * needsSystemdRoot, needsSystemdRpmRoot).
+ * rpm always, zypper, systemd, systemd-rpm and the platform matrix's when the run needs them (see
+ * needsZypperRoot, needsSystemdRoot, needsSystemdRpmRoot, needsMatrixRoots).
  */
 import * as fs from "node:fs/promises"
 import type { TestProject } from "vitest/node"
@@ -11,7 +11,7 @@ import type { E2eContext } from "./lib/context.js"
 import { buildFixtures, stopGpgAgent } from "./lib/fixtures.js"
 import { cleanupStaleBoots } from "./lib/booted.js"
 import { cleanupStaleRoots } from "./lib/root.js"
-import { ensureRootImage, type RootKind } from "./lib/rootImage.js"
+import { ensureRootImage, MATRIX_KINDS, type RootKind } from "./lib/rootImage.js"
 import { acquireRunLock, releaseRunLock, RUN_LOCK } from "./lib/runLock.js"
 
 const log = (message: string) => process.stderr.write(`[e2e setup] ${message}\n`)
@@ -38,6 +38,10 @@ const needsSystemdRoot = (project: TestProject) => needsRoot(project, "E2E_SYSTE
 /** E2E_SYSTEMD_RPM=1, or a test file that names the kind "systemd-rpm" (systemd-rpm.test.ts boots it). */
 const needsSystemdRpmRoot = (project: TestProject) => needsRoot(project, "E2E_SYSTEMD_RPM", /["']systemd-rpm["']/)
 
+/** E2E_MATRIX=1, or a test file that names a kind of the platform matrix ("debian11", ...). */
+const needsMatrixRoots = (project: TestProject) =>
+  needsRoot(project, "E2E_MATRIX", new RegExp(`["'](?:${MATRIX_KINDS.join("|")})["']`))
+
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   await acquireRunLock({
     timeoutMs: 30 * 60_000,
@@ -51,6 +55,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
       if (await needsZypperRoot(project)) kinds.push("zypper")
       if (await needsSystemdRoot(project)) kinds.push("systemd")
       if (await needsSystemdRpmRoot(project)) kinds.push("systemd-rpm")
+      if (await needsMatrixRoots(project)) kinds.push(...MATRIX_KINDS)
       return Promise.all([buildFixtures(), ...kinds.map(ensureRootImage)])
     })
     .catch(async (error: unknown) => {

@@ -10,7 +10,11 @@ import * as path from "node:path"
 import { execOk } from "./exec.js"
 import { CACHE_DIR, E2E_DIR, IN_ROOT, SCRIPTS_DIR } from "./paths.js"
 
-export type RootKind = "apt" | "rpm" | "zypper" | "systemd" | "systemd-rpm"
+export type RootKind = "apt" | "rpm" | "zypper" | "systemd" | "systemd-rpm" | MatrixKind
+
+/** The kinds only the platform matrix uses (matrix.test.ts): other Debian releases, Debian's own nodejs. */
+export type MatrixKind = "debian11" | "debian12-nodejs" | "debian13-nodejs" | "rpm-nodejs"
+export const MATRIX_KINDS: ReadonlyArray<MatrixKind> = ["debian11", "debian12-nodejs", "debian13-nodejs", "rpm-nodejs"]
 
 /** The kinds that have systemd to boot (lib/booted.ts). */
 export const BOOTABLE_KINDS: ReadonlyArray<RootKind> = ["systemd", "systemd-rpm"]

@@ -15,6 +15,7 @@ import { isAlive } from "./procfs.js"
 import { Publisher } from "./publish.js"
 import { RepoServer } from "./repoServer.js"
 import { Root } from "./root.js"
+import type { RootKind } from "./rootImage.js"
 
 /**
  * Shortens the updater's post-upgrade health watch (default 30 s, which would make every
@@ -30,6 +31,8 @@ export interface UpdaterOptions {
   /** Extra arguments after the defaults. */
   readonly args?: ReadonlyArray<string>
   readonly timeoutMs?: number
+  /** The program to run instead of the suite's copy of the bundle, e.g. an installed /usr/bin/cloudbackup-updater. */
+  readonly command?: ReadonlyArray<string>
 }
 
 /** What must stay exactly the same when the updater is expected to touch nothing. */
@@ -55,11 +58,11 @@ export class Scenario {
     this.publisher = new Publisher(fixtures, server, path.join(root.tmp, "published"))
   }
 
-  static async create(pm: Pm): Promise<Scenario> {
+  /** A scenario in a root of `kind`: by default the kind the package manager's scenarios use. */
+  static async create(pm: Pm, kind: RootKind = opsFor(pm).rootKind): Promise<Scenario> {
     const { fixtures, images, runId } = inject("e2e")
-    const kind = opsFor(pm).rootKind
     const image = images[kind]
-    if (image === undefined) throw new Error(`this run built no ${kind} root (global-setup.ts builds it for E2E_ZYPPER=1)`)
+    if (image === undefined) throw new Error(`this run built no ${kind} root (see global-setup.ts for when it builds one)`)
     const root = await Root.mount(image, runId)
     try {
       return new Scenario(pm, fixtures, root, await RepoServer.start())
@@ -119,8 +122,7 @@ export class Scenario {
 
   updaterArgv(options: UpdaterOptions = {}): string[] {
     return [
-      IN_ROOT.node,
-      IN_ROOT.bundle,
+      ...(options.command ?? [IN_ROOT.node, IN_ROOT.bundle]),
       "-r",
       options.repository ?? this.server.url,
       ...(options.detectPackageManager === true ? [] : ["--package-manager", this.pm]),

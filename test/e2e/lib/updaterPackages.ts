@@ -21,17 +21,29 @@ const packageVersion = async () =>
     "~"
   )
 
-/** Both packages at `revision` (PACKAGE_REVISION), in `workDir`/revision-N. */
-export const buildUpdaterPackages = async (workDir: string, revision: number): Promise<UpdaterPackages> => {
-  const outDir = path.join(workDir, `revision-${revision}`)
+/**
+ * The package flavours (packaging/build.sh's PACKAGE_FLAVOUR): "noarch" runs on the host's
+ * /usr/bin/node, "bundled" carries its own Node.js (amd64 here).
+ */
+export type Flavour = "noarch" | "bundled"
+
+/** Both packages of `flavour` at `revision` (PACKAGE_REVISION), in `workDir`/<flavour>-revision-N. */
+export const buildUpdaterPackages = async (
+  workDir: string,
+  revision: number,
+  flavour: Flavour = "noarch"
+): Promise<UpdaterPackages> => {
+  const outDir = path.join(workDir, flavour === "noarch" ? `revision-${revision}` : `${flavour}-revision-${revision}`)
+  const flavourEnv = flavour === "noarch" ? {} : { PACKAGE_FLAVOUR: flavour, PACKAGE_ARCH: "amd64" }
   await execOk(["bash", path.join(REPO_ROOT, "packaging", "build.sh")], {
-    env: { ...process.env, PACKAGE_REVISION: String(revision), PACKAGE_OUT_DIR: outDir },
-    timeoutMs: 120_000
+    env: { ...process.env, ...flavourEnv, PACKAGE_REVISION: String(revision), PACKAGE_OUT_DIR: outDir },
+    timeoutMs: 300_000
   })
   const version = await packageVersion()
+  const [debArch, rpmArch] = flavour === "noarch" ? ["all", "noarch"] : ["amd64", "x86_64"]
   return {
-    deb: path.join(outDir, `${UPDATER}_${version}-${revision}_all.deb`),
-    rpm: path.join(outDir, `${UPDATER}-${version}-${revision}.noarch.rpm`)
+    deb: path.join(outDir, `${UPDATER}_${version}-${revision}_${debArch}.deb`),
+    rpm: path.join(outDir, `${UPDATER}-${version}-${revision}.${rpmArch}.rpm`)
   }
 }
 
@@ -43,4 +55,20 @@ export const buildNodejsShim = async (workDir: string, version: string): Promise
     deb: path.join(outDir, `nodejs_${version}-0e2e1_all.deb`),
     rpm: path.join(outDir, `nodejs-${version}-0e2e1.noarch.rpm`)
   }
+}
+
+/** fixtures/nodejs-shim/nodejs-rhel.spec built into `workDir`: RHEL's nodejs 1:16.20.2 as rpm sees it. */
+export const buildRhelNodejs = async (workDir: string): Promise<string> => {
+  const top = path.join(workDir, "nodejs-rhel")
+  await execOk([
+    "rpmbuild",
+    "-bb",
+    "--quiet",
+    "--define",
+    `_topdir ${top}`,
+    "--define",
+    `_dbpath ${path.join(top, "rpmdb")}`,
+    path.join(E2E_DIR, "fixtures", "nodejs-shim", "nodejs-rhel.spec")
+  ])
+  return path.join(top, "RPMS", "noarch", "nodejs-16.20.2-1.module_el8.8.0+1285+4e7c5a12.noarch.rpm")
 }

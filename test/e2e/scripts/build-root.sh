@@ -1,10 +1,11 @@
 #!/bin/sh
-# build-root.sh apt|rpm|zypper|systemd|systemd-rpm OUT.tar
-# Builds a throwaway Debian 12 root with mmdebstrap (variant apt, this host's Debian mirror) and
-# writes it as a tarball:
+# build-root.sh KIND OUT.tar
+# Builds a throwaway Debian root with mmdebstrap (variant apt, this host's Debian mirror; Debian 12
+# unless the kind says otherwise) and writes it as a tarball. KIND is one of:
 #   apt     apt + init-system-helpers (service) + procps
 #   rpm     the same + Debian's dnf and rpm, set up like an rpm-based host: rpmdb at /var/lib/rpm
-#           (initialised, holding e2e-rootfs-provides so that /bin/sh etc. resolve), dnf's "local"
+#           (initialised, holding e2e-rootfs-provides so that /bin/sh etc. resolve, and
+#           e2e-rootfs-libraries: glibc's and libstdc++'s sonames, from declare-libraries.sh), dnf's "local"
 #           plugin disabled, skip_if_unavailable=False as on RHEL.
 #   zypper  the apt root + Debian's zypper, rpm and libzypp-config (zypp.conf, /etc/zypp/repos.d),
 #           the same rpmdb, dressed as SLES 15 SP5 (/usr/lib/os-release), and an /etc/popt that
@@ -17,11 +18,19 @@
 #   systemd-rpm  both of the above in one root: the systemd root's packages and set-up, then the rpm
 #           root's (dnf, rpm, the same rpmdb and dnf.conf), to boot and run dnf/rpm in under a real
 #           systemd (systemd-rpm.test.ts).
+# The platform matrix (matrix.test.ts), where the updater runs as installed from its package:
+#   debian11         the apt root on Debian 11 (bullseye: apt 2.2, Node.js 12, so no nodejs here;
+#                    the package carries its own runtime)
+#   debian12-nodejs  the apt root plus Debian's own nodejs (18.x, the floor)
+#   debian13-nodejs  the apt root on Debian 13 (trixie: apt 3, no apt-key, sqv verifying
+#                    signatures) plus Debian's nodejs (20.x)
+#   rpm-nodejs       the rpm root plus Debian's nodejs, declared to the rpmdb as a Red Hat nodejs
+#                    declares itself (nodejs(engine) = its version; fixtures/roots/nodejs-declared.spec)
 # A kind is a list of parts (below): each part adds its packages and customize hooks, in order.
 # All get a permissive /usr/sbin/policy-rc.d and no Debian mirror in their apt sources (inside
 # a root, only the agent repository on 127.0.0.1 is ever contacted).
 set -eu
-USAGE="usage: build-root.sh apt|rpm|zypper|systemd|systemd-rpm OUT.tar"
+USAGE="usage: build-root.sh apt|rpm|zypper|systemd|systemd-rpm|debian11|debian12-nodejs|debian13-nodejs|rpm-nodejs OUT.tar"
 KIND=${1:?$USAGE}
 OUT=${2:?$USAGE}
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -50,12 +59,17 @@ build_rootfs_provides() {
     find "$WORK/top/RPMS" -name '*.rpm' | head -n 1
 }
 
+SUITE=bookworm
 case "$KIND" in
 apt) PARTS= ;;
 rpm) PARTS=rpm ;;
 zypper) PARTS=zypper ;;
 systemd) PARTS=systemd ;;
 systemd-rpm) PARTS="systemd rpm" ;;
+debian11) PARTS= SUITE=bullseye ;;
+debian12-nodejs) PARTS=nodejs ;;
+debian13-nodejs) PARTS=nodejs SUITE=trixie ;;
+rpm-nodejs) PARTS="rpm nodejs nodejs-in-rpmdb" ;;
 *)
     echo "build-root.sh: unknown kind: $KIND" >&2
     exit 2
@@ -73,6 +87,7 @@ for PART in $PARTS; do
             --customize-hook='chroot "$1" rpm --initdb' \
             --customize-hook='chroot "$1" rpm -i --nodeps /tmp/rootfs-provides.rpm' \
             --customize-hook='rm -f "$1/tmp/rootfs-provides.rpm"' \
+            --customize-hook="sh $FIX/declare-libraries.sh \"\$1\"" \
             --customize-hook='printf "[main]\nenabled=0\n" >"$1/etc/dnf/plugins/local.conf"' \
             --customize-hook='sed -i "s/^skip_if_unavailable=.*/skip_if_unavailable=False/" "$1/etc/dnf/dnf.conf"'
         ;;
@@ -86,6 +101,7 @@ for PART in $PARTS; do
             --customize-hook='chroot "$1" rpm --initdb' \
             --customize-hook='chroot "$1" rpm -i --nodeps /tmp/rootfs-provides.rpm' \
             --customize-hook='rm -f "$1/tmp/rootfs-provides.rpm"' \
+            --customize-hook="sh $FIX/declare-libraries.sh \"\$1\"" \
             --customize-hook="upload $FIX/sles-os-release /usr/lib/os-release"
         ;;
     systemd)
@@ -100,9 +116,16 @@ for PART in $PARTS; do
             --customize-hook=': >"$1/etc/machine-id"' \
             --customize-hook='rm -f "$1/var/lib/dbus/machine-id" && ln -s /etc/machine-id "$1/var/lib/dbus/machine-id"'
         ;;
+    nodejs)
+        set -- "$@" --include=nodejs
+        ;;
+    nodejs-in-rpmdb)
+        # After the rpm part (an initialised rpmdb) and the nodejs part (Debian's package installed).
+        set -- "$@" --customize-hook="sh $FIX/declare-nodejs.sh \"\$1\""
+        ;;
     esac
 done
 
 PARTIAL="${OUT%.tar}.partial.tar"
-mmdebstrap --quiet "$@" bookworm "$PARTIAL" "$MIRROR"
+mmdebstrap --quiet "$@" "$SUITE" "$PARTIAL" "$MIRROR"
 mv "$PARTIAL" "$OUT"
