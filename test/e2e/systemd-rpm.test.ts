@@ -37,7 +37,7 @@ import {
 import { describeResult, type ExecResult, execOk } from "./lib/exec.js"
 import { E2E_DIR, IN_ROOT } from "./lib/paths.js"
 import { sleep } from "./lib/procfs.js"
-import { UPDATER } from "./lib/updaterPackages.js"
+import { rpmbuild, UPDATER } from "./lib/updaterPackages.js"
 
 const OPTIONS = "/etc/sysconfig/cloudbackup-updater"
 /** Where %post leaves word for %posttrans; nothing may be left there after a transaction. */
@@ -234,22 +234,11 @@ const daemonEraRpm = (): Promise<string> => {
     await fs.writeFile(path.join(stage, "usr/bin", UPDATER), `#!/usr/bin/env node\n${bundle}`, { mode: 0o755 })
     await fs.rm(path.join(stage, "usr/lib/cloudbackup-updater"), { recursive: true })
     await fs.rm(path.join(stage, "var/cache/cloudbackup-updater"), { recursive: true, force: true })
-    await execOk([
-      "rpmbuild",
-      "-bb",
-      "--quiet",
-      "--define",
-      `_topdir ${top}`,
-      "--define",
-      `_dbpath ${path.join(tree, "rpmdb")}`,
-      "--define",
-      "pkg_version 2.0.0",
-      "--define",
-      "pkg_release 1",
-      "--define",
-      `stage_dir ${stage}`,
-      path.join(era, "cloudbackup-updater.spec")
-    ], { timeoutMs: 120_000 })
+    await rpmbuild(path.join(era, "cloudbackup-updater.spec"), top, {
+      pkg_version: "2.0.0",
+      pkg_release: "1",
+      stage_dir: stage
+    })
     return path.join(top, "RPMS", "noarch", `${UPDATER}-2.0.0-1.noarch.rpm`)
   })()
   return daemonEraRpmBuilt

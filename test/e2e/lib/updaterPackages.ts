@@ -57,18 +57,28 @@ export const buildNodejsShim = async (workDir: string, version: string): Promise
   }
 }
 
+/**
+ * `rpmbuild -bb` of `spec` in the build tree `top` (with a database of its own there, not the
+ * host's), each of `defines` as --define "NAME VALUE".
+ */
+export const rpmbuild = (spec: string, top: string, defines: Readonly<Record<string, string>> = {}) =>
+  execOk(
+    [
+      "rpmbuild",
+      "-bb",
+      "--quiet",
+      ...[["_topdir", top], ["_dbpath", path.join(top, "rpmdb")], ...Object.entries(defines)].flatMap(([name, value]) => [
+        "--define",
+        `${name} ${value}`
+      ]),
+      spec
+    ],
+    { timeoutMs: 120_000 }
+  )
+
 /** fixtures/nodejs-shim/nodejs-rhel.spec built into `workDir`: RHEL's nodejs 1:16.20.2 as rpm sees it. */
 export const buildRhelNodejs = async (workDir: string): Promise<string> => {
   const top = path.join(workDir, "nodejs-rhel")
-  await execOk([
-    "rpmbuild",
-    "-bb",
-    "--quiet",
-    "--define",
-    `_topdir ${top}`,
-    "--define",
-    `_dbpath ${path.join(top, "rpmdb")}`,
-    path.join(E2E_DIR, "fixtures", "nodejs-shim", "nodejs-rhel.spec")
-  ])
+  await rpmbuild(path.join(E2E_DIR, "fixtures", "nodejs-shim", "nodejs-rhel.spec"), top)
   return path.join(top, "RPMS", "noarch", "nodejs-16.20.2-1.module_el8.8.0+1285+4e7c5a12.noarch.rpm")
 }
