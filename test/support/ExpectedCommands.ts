@@ -75,6 +75,13 @@ export const APT_INSTALL: Argv = [
   "driveclient"
 ]
 
+/** apt's plan for the install, after the download: `Inst`/`Conf` lines, nothing changed. */
+export const APT_SIMULATE: Argv = ["apt-get", "install", "-s", "-y", "--no-install-recommends", "driveclient"]
+/** apt's configuration, read for hooks around dpkg once the plan is that package alone. */
+export const APT_CONFIG_DUMP: Argv = ["apt-config", "dump"]
+/** The downloaded archive installed by dpkg itself, when apt's plan is that package alone. */
+export const dpkgInstallArchive = (file: string): Argv => ["dpkg", "--force-confdef", "--force-confold", "-i", file]
+
 /** `apt-get update` of every source: what refresh runs when no file holds the agent's entry. */
 export const APT_UPDATE_ALL: Argv = ["apt-get", "update"]
 export const APT_POLICY: Argv = ["apt-cache", "policy", "driveclient"]

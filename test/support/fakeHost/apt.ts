@@ -17,9 +17,11 @@ import {
 import {
   APT_DOWNLOAD,
   APT_FIX_BROKEN,
+  APT_CONFIG_DUMP,
   APT_INSTALL,
   APT_POLICY,
   APT_SHOWHOLD,
+  APT_SIMULATE,
   APT_UPDATE_ALL,
   aptDownloadVersion,
   aptInstallExactly,
@@ -30,6 +32,7 @@ import {
   DPKG_CONFIGURE_ALL,
   DPKG_QUERY,
   dpkgDebBuild,
+  dpkgInstallArchive,
   HOLE
 } from "../ExpectedCommands.js"
 import { type Answer, type Call, type CommandTable, entries, entry, result } from "./CommandTable.js"
@@ -152,6 +155,49 @@ const upgrade = (downloadOnly: boolean) => (call: Call): Answer =>
     return result(0, `Unpacking ${PACKAGE} (${candidate}) ...\nSetting up ${PACKAGE} (${candidate}) ...\n`)
   })
 
+/** `apt-get install -s`: apt's plan for the candidate, as `Inst` and `Conf` lines. */
+const simulate = ({ host }: Call): Answer =>
+  Effect.map(host.model.state, (state) => {
+    const candidate = aptCandidate(state)
+    if (candidate === undefined) return result(100, "Reading package lists...\n", `E: Unable to locate package ${PACKAGE}\n`)
+    if (state.installed?.dpkgState === "installed" && state.installed.version === candidate) return alreadyNewest(candidate)
+    if (state.held && agentPresent(state)) return heldError
+    const from = state.installed === undefined ? "" : ` [${state.installed.version}]`
+    const origin = `${candidate} agentrepo.example:serveragent [amd64]`
+    return result(
+      0,
+      `The following packages will be upgraded:\n  ${PACKAGE}\nInst ${PACKAGE}${from} (${origin})\nConf ${PACKAGE} (${origin})\n`
+    )
+  })
+
+/**
+ * `dpkg -i FILE` of a downloaded archive: the transaction to its version. dpkg's database (the
+ * status file under the root, when there is one) changes with every transaction that starts.
+ */
+const installArchive = (call: Call): Answer =>
+  Effect.gen(function*() {
+    const { host } = call
+    const file = `/${call.holes[0]}`
+    const version = host.files.versionOf(file, "deb")
+    if (version === undefined) return result(2, "", `dpkg: error: cannot access archive '${file}': No such file or directory\n`)
+    yield* call.takes(host.transactionTime)
+    const outcome = yield* host.model.transaction(version, "deb")
+    const root = host.files.root
+    const status = root === undefined ? undefined : path.join(root, "var/lib/dpkg/status")
+    if (status !== undefined && fs.existsSync(status)) {
+      fs.rmSync(status)
+      fs.writeFileSync(status, `Package: ${PACKAGE}\nVersion: ${version}\n`)
+    }
+    if (outcome._tag === "Failed") {
+      return result(
+        1,
+        `Unpacking ${PACKAGE} (${version}) ...\n`,
+        `dpkg: error processing archive ${file} (--install):\n ${outcome.line ?? "installed driveclient package post-installation script subprocess returned error exit status 1"}\nErrors were encountered while processing:\n ${file}\n`
+      )
+    }
+    return result(0, `Unpacking ${PACKAGE} (${version}) ...\nSetting up ${PACKAGE} (${version}) ...\n`)
+  })
+
 /** `apt-get install ... driveclient=V` or a package file: only a version apt knows of, downgrading only when allowed. */
 const installExactly = (call: Call, version: string, fromFile: boolean): Answer =>
   Effect.gen(function*() {
@@ -271,6 +317,15 @@ export const aptTable: CommandTable = {
     entry(APT_POLICY, policy),
     entry(APT_DOWNLOAD, upgrade(true)),
     entry(APT_INSTALL, upgrade(false)),
+    entry(APT_SIMULATE, simulate),
+    // A fresh Debian's: debconf's preconfiguration only.
+    entry(APT_CONFIG_DUMP, () =>
+      Effect.succeed(result(
+        0,
+        'DPkg "";\nDPkg::Path "/usr/sbin:/usr/bin:/sbin:/bin";\nDPkg::Pre-Install-Pkgs "";\n' +
+          'DPkg::Pre-Install-Pkgs:: "/usr/sbin/dpkg-preconfigure --apt || true";\n'
+      ))),
+    entry(dpkgInstallArchive(`/${HOLE}`), installArchive),
     entry(aptDownloadVersion(HOLE), downloadVersion),
     ...entries([aptInstallVersion(HOLE), aptReinstallVersion(HOLE)], (call) => installExactly(call, call.holes[0]!, false)),
     entry(aptInstallExactly(`/${HOLE}`), installFile),

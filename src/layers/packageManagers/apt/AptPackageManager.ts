@@ -7,6 +7,7 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as Ref from "effect/Ref"
 import { AGENT_PACKAGE } from "../../../domain/Agent.js"
 import { showholdListsAgent } from "../../../domain/AptMarkHolds.js"
 import { parsePolicyCandidate } from "../../../domain/AptPolicy.js"
@@ -50,6 +51,16 @@ import {
   QUERY_TIMEOUT,
   TRANSACTION_TIMEOUT
 } from "../../internal/PackageCommands.js"
+import {
+  aptDpkgHooks,
+  type ArchivePlan,
+  databaseAtRest,
+  dpkgFailureLine,
+  dropAptCache,
+  identityOf,
+  sameIdentity,
+  singlePackagePlan
+} from "./ArchiveInstall.js"
 import { rebuild } from "./DebRepack.js"
 
 export interface AptOptions {
@@ -353,6 +364,89 @@ export const make = (options: AptOptions) =>
         }
       })
 
+    /** The archive `download` left for `install` to hand to dpkg; dropped by a refresh and by the install. */
+    const archivePlan = yield* Ref.make(Option.none<ArchivePlan>())
+
+    /**
+     * After the download: the downloaded archive, when apt's plan installs it alone and dpkg's
+     * database is at rest. Anything that stands in the way only means no plan.
+     */
+    const planArchiveInstall = Effect.gen(function*() {
+      const database = yield* databaseAtRest(options.root)
+      if (Option.isNone(database)) return Option.none<ArchivePlan>()
+      const simulated = yield* aptCommands.run(
+        "apt-get install -s",
+        ["apt-get", "install", "-s", "-y", "--no-install-recommends", AGENT_PACKAGE],
+        QUERY_TIMEOUT
+      )
+      const version = simulated.exitCode === 0 ? singlePackagePlan(simulated.stdout) : Option.none()
+      if (Option.isNone(version)) return Option.none<ArchivePlan>()
+      const file = yield* inArchives(version.value)
+      if (Option.isNone(file)) return Option.none<ArchivePlan>()
+      // An administrator's hooks around dpkg runs are apt-get's to run.
+      const config = yield* aptCommands.run("apt-config dump", ["apt-config", "dump"], QUERY_TIMEOUT)
+      const hooks = config.exitCode === 0 ? aptDpkgHooks(config.stdout) : ["(apt-config dump failed)"]
+      if (hooks.length > 0) {
+        yield* Effect.logDebug(`apt runs hooks around dpkg (${hooks.join(" ")}): the install goes through apt-get`)
+        return Option.none<ArchivePlan>()
+      }
+      const archive = yield* identityOf(options.root, file.value)
+      // Both as they were before the simulation: nothing changed them meanwhile.
+      const after = yield* databaseAtRest(options.root)
+      if (Option.isNone(archive) || Option.isNone(after) || !sameIdentity(after.value, database.value)) {
+        return Option.none<ArchivePlan>()
+      }
+      return Option.some<ArchivePlan>({ file: file.value, version: version.value, archive: archive.value, database: database.value })
+    }).pipe(
+      Effect.catchAll((error) => Effect.as(Effect.logDebug(`no plan to install the archive with dpkg: ${error.message}`), Option.none()))
+    )
+
+    /** Why the plan no longer holds; none when it does. */
+    const planBroken = (plan: ArchivePlan) =>
+      Effect.gen(function*() {
+        const database = yield* databaseAtRest(options.root)
+        if (Option.isNone(database) || !sameIdentity(database.value, plan.database)) {
+          return Option.some("dpkg's database changed since apt's plan")
+        }
+        const archive = yield* identityOf(options.root, plan.file)
+        if (Option.isNone(archive) || !sameIdentity(archive.value, plan.archive)) {
+          return Option.some(`${plan.file} changed since it was downloaded`)
+        }
+        return Option.none<string>()
+      })
+
+    const aptInstall = apt("apt-get install", [
+      "apt-get",
+      "install",
+      "-y",
+      "--no-install-recommends",
+      ...TRANSACTION_OPTIONS,
+      AGENT_PACKAGE
+    ], TRANSACTION_TIMEOUT).pipe(Effect.asVoid)
+
+    /**
+     * `dpkg -i` of the planned archive. dpkg takes its frontend lock itself, and refuses at once
+     * when another program holds it (where apt-get would wait): a dpkg that fails without touching
+     * its database (that lock, a conflict) leaves the transaction to apt-get.
+     */
+    const installArchive = (plan: ArchivePlan) =>
+      Effect.gen(function*() {
+        const operation = "dpkg -i"
+        yield* Effect.logDebug(`apt's plan installs ${AGENT_PACKAGE} ${plan.version} alone: dpkg -i ${plan.file}`)
+        const result = yield* aptCommands.run(
+          operation,
+          ["dpkg", "--force-confdef", "--force-confold", "-i", plan.file],
+          TRANSACTION_TIMEOUT
+        ).pipe(Effect.ensuring(dropAptCache(options.root)))
+        if (result.exitCode === 0) return
+        const detail = dpkgFailureLine(result)
+        if (Option.isNone(yield* planBroken(plan))) {
+          yield* Effect.logDebug(`dpkg -i changed nothing (${detail}); installing with apt-get`)
+          return yield* aptInstall
+        }
+        return yield* new PackageManagerError({ operation, detail })
+      })
+
     const service: PackageManagerShape = {
       kind: "apt",
 
@@ -375,6 +469,7 @@ export const make = (options: AptOptions) =>
       }),
 
       refresh: Effect.gen(function*() {
+        yield* Ref.set(archivePlan, Option.none())
         const agent = yield* findAgentEntry(base)
         // No entry of its own (cannot happen after configureRepository): update every source.
         if (Option.isNone(agent)) return yield* apt("apt-get update", ["apt-get", "update"], FETCH_TIMEOUT)
@@ -402,21 +497,27 @@ export const make = (options: AptOptions) =>
         Effect.map((result) => parsePolicyCandidate(result.stdout))
       ),
 
-      download: apt(
-        "apt-get install -d",
-        // It takes dpkg's frontend lock too: wait for another apt or dpkg as a transaction does.
-        ["apt-get", "install", "-y", "-d", "--no-install-recommends", "-o", "DPkg::Lock::Timeout=300", AGENT_PACKAGE],
-        FETCH_TIMEOUT
-      ).pipe(Effect.asVoid),
+      download: Effect.gen(function*() {
+        yield* Ref.set(archivePlan, Option.none())
+        yield* apt(
+          "apt-get install -d",
+          // It takes dpkg's frontend lock too: wait for another apt or dpkg as a transaction does.
+          ["apt-get", "install", "-y", "-d", "--no-install-recommends", "-o", "DPkg::Lock::Timeout=300", AGENT_PACKAGE],
+          FETCH_TIMEOUT
+        )
+        yield* Ref.set(archivePlan, yield* planArchiveInstall)
+      }),
 
-      install: apt("apt-get install", [
-        "apt-get",
-        "install",
-        "-y",
-        "--no-install-recommends",
-        ...TRANSACTION_OPTIONS,
-        AGENT_PACKAGE
-      ], TRANSACTION_TIMEOUT).pipe(Effect.asVoid),
+      install: Effect.gen(function*() {
+        const plan = yield* Ref.getAndSet(archivePlan, Option.none())
+        if (Option.isNone(plan)) return yield* aptInstall
+        const broken = yield* planBroken(plan.value)
+        if (Option.isSome(broken)) {
+          yield* Effect.logDebug(`installing with apt-get: ${broken.value}`)
+          return yield* aptInstall
+        }
+        return yield* installArchive(plan.value)
+      }),
 
       installVersion,
       securePackage,

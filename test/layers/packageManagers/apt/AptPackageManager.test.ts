@@ -5,19 +5,22 @@ import * as Logger from "effect/Logger"
 import * as Option from "effect/Option"
 import * as TestClock from "effect/TestClock"
 import * as AptPackageManager from "../../../../src/layers/packageManagers/apt/AptPackageManager.js"
-import { Shell, ShellError, type ShellShape } from "../../../../src/services/Shell.js"
+import { type CommandResult, Shell, ShellError, type ShellShape } from "../../../../src/services/Shell.js"
 import { cannedShell } from "../../../support/CannedShell.js"
 import {
   APT_DOWNLOAD,
   APT_FIX_BROKEN,
   APT_INSTALL,
   APT_SHOWHOLD,
+  APT_SIMULATE,
+  APT_CONFIG_DUMP,
   aptInstallVersion,
   aptReinstallVersion,
   aptUpdate,
   DPKG_AUDIT,
   DPKG_CONFIGURE_ALL,
-  DPKG_QUERY
+  DPKG_QUERY,
+  dpkgInstallArchive
 } from "../../../support/ExpectedCommands.js"
 import * as FakeShell from "../../../support/FakeShell.js"
 import {
@@ -932,4 +935,193 @@ describe("AptPackageManager.refresh: a rotated repository key", () => {
         expect(yield* readHostFile(root, MAIN_LIST)).toBe(`deb [signed-by=${KEYRING}] https://agentrepo.example.test/debian serveragent main\n`)
       }))
   })
+})
+
+describe("AptPackageManager.install: the downloaded archive, by dpkg, when apt's plan is that package alone", () => {
+  const ARCHIVE = "/var/cache/apt/archives/driveclient_1.2.0-1_amd64.deb"
+  const STATUS = "/var/lib/dpkg/status"
+
+  /** `shell`, except that `argv` gets `answer` (and is left out of the fake's transcript). */
+  const answering = (shell: ShellShape, argv: ReadonlyArray<string>, answer: CommandResult): ShellShape => ({
+    run: (command, options) =>
+      JSON.stringify(command) === JSON.stringify(argv) ? Effect.succeed(answer) : shell.run(command, options)
+  })
+
+  /** An old agent with 1.2.0-1 offered, on a root with dpkg's status file (unless `status` is false). */
+  const dpkgHost = (
+    options: {
+      readonly status?: boolean
+      readonly failures?: FakeShell.FakeFailures
+      readonly shell?: (shell: ShellShape) => ShellShape
+    } = {}
+  ) =>
+    Effect.gen(function*() {
+      const root = yield* tempRoot
+      if (options.status !== false) yield* writeHostFile(root, STATUS, "Package: driveclient\nVersion: 1.1.0-1\n")
+      const host = yield* FakeShell.make({
+        root,
+        installed: "1.1.0-1",
+        offered: ["1.1.0-1", "1.2.0-1"],
+        refreshed: true,
+        ...(options.failures === undefined ? {} : { failures: options.failures })
+      })
+      const packages = yield* AptPackageManager.make({ root }).pipe(
+        Effect.provideService(Shell, options.shell === undefined ? host.shell : options.shell(host.shell)),
+        Effect.provide(remoteRepository({ "debian/agentrepo.key": KEY }))
+      )
+      return { root, host, packages }
+    })
+
+  it.scoped("the download asks apt for its plan; the install hands the archive to dpkg: exact argv, environment, timeout", () =>
+    Effect.gen(function*() {
+      const { host, packages } = yield* dpkgHost()
+      yield* packages.download
+      yield* packages.install
+      expect(yield* host.commands).toEqual([APT_DOWNLOAD, APT_SIMULATE, APT_CONFIG_DUMP, dpkgInstallArchive(ARCHIVE)])
+      const [, simulate, , install] = yield* host.transcript
+      expect(simulate!.env).toEqual(APT_ENV)
+      expect(install!.env).toEqual(APT_ENV)
+      expect(install!.timeoutMillis).toBe(THIRTY_MINUTES)
+      expect((yield* host.state).installed).toEqual({ version: "1.2.0-1", dpkgState: "installed" })
+    }))
+
+  it.scoped("apt's binary cache is dropped after dpkg ran, for apt to rebuild from dpkg's new status", () =>
+    Effect.gen(function*() {
+      const { root, packages } = yield* dpkgHost()
+      yield* writeHostFile(root, "/var/cache/apt/pkgcache.bin", "apt's cache\n")
+      yield* packages.download
+      expect(yield* hostFileExists(root, "/var/cache/apt/pkgcache.bin")).toBe(true)
+      yield* packages.install
+      expect(yield* hostFileExists(root, "/var/cache/apt/pkgcache.bin")).toBe(false)
+    }))
+
+  it.scoped("the plan is used once: a second install goes through apt-get", () =>
+    Effect.gen(function*() {
+      const { host, packages } = yield* dpkgHost()
+      yield* packages.download
+      yield* packages.install
+      yield* packages.install
+      expect((yield* host.commands).at(-1)).toEqual(APT_INSTALL)
+    }))
+
+  it.scoped("apt runs an administrator's hooks around dpkg (DPkg::Pre-Invoke): apt-get installs, to run them", () =>
+    Effect.gen(function*() {
+      const { host, packages } = yield* dpkgHost({
+        shell: (shell) =>
+          answering(shell, APT_CONFIG_DUMP, {
+            exitCode: 0,
+            stdout: 'DPkg::Pre-Install-Pkgs:: "/usr/sbin/dpkg-preconfigure --apt || true";\n' +
+              'DPkg::Pre-Invoke "";\nDPkg::Pre-Invoke:: "if [ -x /usr/bin/etckeeper ]; then etckeeper pre-install; fi";\n',
+            stderr: ""
+          })
+      })
+      yield* packages.download
+      yield* packages.install
+      // (The dump, answered above, is not in the fake host's transcript.)
+      expect(yield* host.commands).toEqual([APT_DOWNLOAD, APT_SIMULATE, APT_INSTALL])
+    }))
+
+  it.scoped("no dpkg status file: no plan is asked for, apt-get installs", () =>
+    Effect.gen(function*() {
+      const { host, packages } = yield* dpkgHost({ status: false })
+      yield* packages.download
+      yield* packages.install
+      expect(yield* host.commands).toEqual([APT_DOWNLOAD, APT_INSTALL])
+    }))
+
+  it.scoped("dpkg's journal holds entries (a run not folded in): no plan, apt-get installs", () =>
+    Effect.gen(function*() {
+      const { root, host, packages } = yield* dpkgHost()
+      yield* writeHostFile(root, "/var/lib/dpkg/updates/0000", "Package: other\n")
+      yield* packages.download
+      yield* packages.install
+      expect(yield* host.commands).toEqual([APT_DOWNLOAD, APT_INSTALL])
+    }))
+
+  it.scoped("a plan that installs another package too goes through apt-get", () =>
+    Effect.gen(function*() {
+      const { host, packages } = yield* dpkgHost({
+        shell: (shell) =>
+          answering(shell, APT_SIMULATE, {
+            exitCode: 0,
+            stdout: "Inst libagent1 (2.0-1 Debian:12/stable [amd64])\nInst driveclient [1.1.0-1] (1.2.0-1 agentrepo:serveragent [amd64])\n" +
+              "Conf libagent1 (2.0-1 Debian:12/stable [amd64])\nConf driveclient (1.2.0-1 agentrepo:serveragent [amd64])\n",
+            stderr: ""
+          })
+      })
+      yield* packages.download
+      yield* packages.install
+      expect(yield* host.commands).toEqual([APT_DOWNLOAD, APT_INSTALL])
+    }))
+
+  it.scoped("dpkg's database changed between the download and the install: apt-get installs", () =>
+    Effect.gen(function*() {
+      const { root, host, packages } = yield* dpkgHost()
+      yield* packages.download
+      yield* writeHostFile(root, STATUS, "Package: driveclient\nVersion: 1.1.0-1\n\nPackage: libagent1\nVersion: 2.0-1\n")
+      yield* packages.install
+      expect((yield* host.commands).slice(3)).toEqual([APT_INSTALL])
+    }))
+
+  it.scoped("the archive changed after the download: apt-get installs", () =>
+    Effect.gen(function*() {
+      const { root, host, packages } = yield* dpkgHost()
+      yield* packages.download
+      yield* writeHostFile(root, ARCHIVE, "something else, and longer than the fake archive was\n")
+      yield* packages.install
+      expect((yield* host.commands).slice(3)).toEqual([APT_INSTALL])
+    }))
+
+  it.scoped("a refresh drops the plan: the next install goes through apt-get", () =>
+    Effect.gen(function*() {
+      const { host, packages } = yield* dpkgHost()
+      yield* packages.download
+      yield* packages.refresh
+      yield* packages.install
+      expect((yield* host.commands).at(-1)).toEqual(APT_INSTALL)
+    }))
+
+  it.scoped("a download that fails drops the plan of an earlier one: apt-get installs", () =>
+    Effect.gen(function*() {
+      const { host, packages } = yield* dpkgHost()
+      yield* packages.download
+      yield* host.update((state) => ({ ...state, failures: { download: "E: Failed to fetch driveclient_1.2.0-1_amd64.deb" } }))
+      yield* Effect.flip(packages.download)
+      yield* host.update((state) => ({ ...state, failures: {} }))
+      yield* packages.install
+      expect((yield* host.commands).at(-1)).toEqual(APT_INSTALL)
+    }))
+
+  it.scoped("dpkg refusing without touching its database (its frontend lock held) leaves the transaction to apt-get, which waits", () =>
+    Effect.gen(function*() {
+      const { host, packages } = yield* dpkgHost({
+        shell: (shell) =>
+          answering(shell, dpkgInstallArchive(ARCHIVE), {
+            exitCode: 2,
+            stdout: "",
+            stderr: "dpkg: error: dpkg frontend lock was locked by another process with pid 4242\n" +
+              "Note: removing the lock file is always wrong, and can end up damaging the\nlocked area and the entire system. See <https://wiki.debian.org/Teams/Dpkg/FAQ#db-lock>.\n"
+          })
+      })
+      yield* packages.download
+      yield* packages.install
+      expect((yield* host.commands).slice(3)).toEqual([APT_INSTALL])
+      expect((yield* host.state).installed).toEqual({ version: "1.2.0-1", dpkgState: "installed" })
+    }))
+
+  it.scoped("a dpkg that fails after changing its database fails the transaction with dpkg's reason; apt-get is not run", () =>
+    Effect.gen(function*() {
+      const { host, packages } = yield* dpkgHost({
+        failures: { install: "new driveclient package pre-installation script subprocess returned error exit status 1" }
+      })
+      yield* packages.download
+      const error = yield* Effect.flip(packages.install)
+      expect(error).toMatchObject({
+        _tag: "PackageManagerError",
+        operation: "dpkg -i",
+        detail: `dpkg: error processing archive ${ARCHIVE} (--install): ` +
+          "new driveclient package pre-installation script subprocess returned error exit status 1"
+      })
+      expect((yield* host.commands).slice(3)).toEqual([dpkgInstallArchive(ARCHIVE)])
+    }))
 })
