@@ -1,12 +1,20 @@
 // Every speed and footprint figure of issue 14 (part 3) in one run, each beside its baseline
-// measured in the same run: the table, or `--json`. Usage: npm run bench [-- --json] [-- --skip-roots]
+// measured in the same run: a table per runtime, or `--json`.
+// Usage: npm run bench [-- --json] [-- --skip-roots] [-- --node PATH | --runtimes] [-- --only NAME]
+// (`--only`: only the root figures whose test name contains NAME, e.g. --only one-shot)
 // (the roots need root: overlay mounts and chroot; they wait for the machine-wide e2e run lock).
+// The runtime (bench/runtimes.mjs): this host's node, `--node PATH` (repeatable), or `--runtimes`
+// for both that the packages use, the Node.js 18 floor and the bundled runtime. Its binary runs
+// `--help` and is copied into each root as the root's node; the lock reaction is measured once,
+// at the program level, under the node running this script.
 // Env: BENCH_RUNS (upgrades per figure, default 3), BENCH_NOOP_RUNS (7), BENCH_LOCK_TRIALS (200),
 // BENCH_HELP_RUNS (30).
 import { spawnSync } from "node:child_process"
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { runtimesFrom } from "./runtimes.mjs"
+import { measureHelp } from "./startup.mjs"
 
 const args = process.argv.slice(2)
 const json = args.includes("--json")
@@ -17,36 +25,14 @@ if (!existsSync(bundle)) throw new Error(`${bundle} is missing: run npm run buil
 const out = mkdtempSync(join(tmpdir(), "cloudbackup-bench-"))
 const log = (line) => process.stderr.write(`[bench] ${line}\n`)
 
-const median = (values) => {
-  const sorted = [...values].sort((a, b) => a - b)
-  const mid = Math.floor(sorted.length / 2)
-  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
-}
+const runtimes = runtimesFrom(args)
+const only = args.includes("--only") ? ["-t", args[args.indexOf("--only") + 1]] : []
 
-/** (e) `--help` against `node -e 0`, on this host's node. */
-const startup = () => {
-  const rounds = Number(process.env.BENCH_HELP_RUNS ?? 30)
-  const time = (argv) => {
-    const start = process.hrtime.bigint()
-    const result = spawnSync(process.execPath, argv, { stdio: "ignore" })
-    if (result.status !== 0) throw new Error(`node ${argv.join(" ")} exited ${result.status}`)
-    return Number(process.hrtime.bigint() - start) / 1e6
-  }
-  time(["-e", "0"])
-  time([bundle, "--help"])
-  const base = []
-  const help = []
-  for (let i = 0; i < rounds; i++) {
-    base.push(time(["-e", "0"]))
-    help.push(time([bundle, "--help"]))
-  }
-  return { value: median(help), baseline: median(base), runs: rounds }
-}
-
-const vitest = (config) => {
-  const result = spawnSync("npx", ["vitest", "run", "--config", config], {
+const vitest = (config, env = {}, extra = []) => {
+  rmSync(join(out, "roots.json"), { force: true })
+  const result = spawnSync("npx", ["vitest", "run", "--config", config, ...extra], {
     cwd: repo,
-    env: { ...process.env, BENCH_OUT_DIR: out },
+    env: { ...process.env, BENCH_OUT_DIR: out, ...env },
     stdio: ["ignore", process.stderr, process.stderr]
   })
   if (result.status !== 0) log(`vitest --config ${config} exited ${result.status}: its figures may be missing`)
@@ -59,21 +45,23 @@ const readJson = (name) => {
   }
 }
 
-log(`node ${process.version}; (e) --help vs node -e 0`)
-const help = startup()
-log("(c) lock reaction at the program level (live FileLock on a temp dir, fake AgentService)")
+log(`(c) lock reaction at the program level (live FileLock on a temp dir, fake AgentService), node ${process.version}`)
 vitest("bench/vitest.unit.config.ts")
 const lock = readJson("lock-reaction.json")
-if (!skipRoots) {
-  log("(a) (b) (d) (f) in e2e apt roots (waits for /tmp/driveclient-e2e.lock)")
-  vitest("bench/vitest.config.ts")
-}
-const roots = readJson("roots.json") ?? {}
+const measured = runtimes.map((runtime) => {
+  log(`node ${runtime.version} (${runtime.label}): (e) --help vs node -e 0`)
+  const help = measureHelp({ node: runtime.node, bundle, rounds: Number(process.env.BENCH_HELP_RUNS ?? 30) })
+  if (!skipRoots) {
+    log(`node ${runtime.version} (${runtime.label}): (a) (b) (d) (f) in e2e apt roots (waits for /tmp/driveclient-e2e.lock)`)
+    vitest("bench/vitest.config.ts", { BENCH_NODE: runtime.node }, only)
+  }
+  return { runtime, help, roots: readJson("roots.json") ?? {} }
+})
 rmSync(out, { recursive: true, force: true })
 
 const ms = (v) => (v === undefined ? "-" : `${v.toFixed(1)} ms`)
 const mib = (v) => (v === undefined ? "-" : `${v.toFixed(1)} MiB`)
-const figures = [
+const figuresFor = ({ runtime, help, roots }) => [
   {
     id: "a",
     figure: "agent downtime, upgrade to a 20 MiB package (apt root)",
@@ -92,7 +80,7 @@ const figures = [
   },
   {
     id: "c",
-    figure: `lock reaction p50/p95/p99 (program level, ${lock?.trials ?? "?"} trials)`,
+    figure: `lock reaction p50/p95/p99 (program level, ${lock?.trials ?? "?"} trials, node ${process.version})`,
     baselineIs: "—",
     value: lock?.p99,
     text: lock === undefined ? "-" : `${lock.p50.toFixed(1)} / ${lock.p95.toFixed(1)} / ${lock.p99.toFixed(1)} ms`,
@@ -109,13 +97,31 @@ const figures = [
   },
   {
     id: "d",
-    figure: "one-shot no-op pass, agent current (apt root)",
+    figure: "one-shot no-op pass, agent current (apt root, through the launcher)",
     baselineIs: "node -e 0 + dpkg-query -W driveclient",
     ...roots.noop,
     unit: ms,
     target: 2.0
   },
-  { id: "e", figure: "--help wall", baselineIs: "node -e 0", ...help, unit: ms, target: 2.0 },
+  {
+    id: "d'",
+    figure: "the same pass, node running the bundle itself (no compile cache)",
+    baselineIs: "the same",
+    value: roots.noop?.direct,
+    baseline: roots.noop?.baseline,
+    unit: ms,
+    targetText: "(information)"
+  },
+  { id: "e", figure: "--help wall (through the launcher)", baselineIs: "node -e 0", ...help, unit: ms, target: 2.0 },
+  {
+    id: "e'",
+    figure: "--help, node running the bundle itself (no compile cache)",
+    baselineIs: "the same",
+    value: help.direct,
+    baseline: help.baseline,
+    unit: ms,
+    targetText: "(information)"
+  },
   {
     id: "f",
     figure: "daemon idle RSS after a pass (apt root)",
@@ -134,35 +140,42 @@ const figures = [
   return { ...f, ratio, met }
 })
 
-const runtime = { host: process.version, roots: roots.noop?.node }
+const tables = measured.map((m) => ({
+  runtime: { label: m.runtime.label, node: m.runtime.node, version: m.runtime.version, inRoots: m.roots.noop?.node },
+  figures: figuresFor(m),
+  roots: m.roots,
+  help: m.help
+}))
 if (json) {
   console.log(JSON.stringify(
-    {
-      runtime,
-      figures: figures.map(({ unit: _u, ...f }) => f),
-      lock,
-      roots
-    },
+    { lock, runtimes: tables.map((t) => ({ ...t, figures: t.figures.map(({ unit: _u, ...f }) => f) })) },
     null,
     2
   ))
 } else {
-  const rows = [["", "figure", "value", "baseline", "ratio", "target", "met"]]
-  for (const f of figures) {
-    rows.push([
-      f.id,
-      f.figure,
-      f.text ?? (f.unit ? f.unit(f.value) : "-"),
-      f.baseline === undefined ? f.baselineIs : `${f.unit(f.baseline)} (${f.baselineIs})`,
-      f.ratio === undefined ? "-" : `${f.ratio.toFixed(2)}×`,
-      f.targetText ?? `≤ ${f.target}×`,
-      f.met === undefined ? "-" : f.met ? "yes" : "NO"
-    ])
+  for (const [n, table] of tables.entries()) {
+    const { runtime } = table
+    if (n > 0) console.log("")
+    console.log(
+      `node ${runtime.version} (${runtime.label}: ${runtime.node}) for --help` +
+        (skipRoots ? "" : ` and in the roots (${runtime.inRoots ?? "?"})`) + `; lock reaction (c): node ${process.version}`
+    )
+    const rows = [["", "figure", "value", "baseline", "ratio", "target", "met"]]
+    for (const f of table.figures) {
+      rows.push([
+        f.id,
+        f.figure,
+        f.text ?? (f.unit ? f.unit(f.value) : "-"),
+        f.baseline === undefined ? f.baselineIs : `${f.unit(f.baseline)} (${f.baselineIs})`,
+        f.ratio === undefined ? "-" : `${f.ratio.toFixed(2)}×`,
+        f.targetText ?? `≤ ${f.target}×`,
+        f.met === undefined ? "-" : f.met ? "yes" : "NO"
+      ])
+    }
+    const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)))
+    for (const [i, r] of rows.entries()) {
+      console.log(r.map((c, j) => c.padEnd(widths[j])).join("  ").trimEnd())
+      if (i === 0) console.log(widths.map((w) => "-".repeat(w)).join("  "))
+    }
   }
-  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)))
-  for (const [i, r] of rows.entries()) {
-    console.log(r.map((c, j) => c.padEnd(widths[j])).join("  ").trimEnd())
-    if (i === 0) console.log(widths.map((w) => "-".repeat(w)).join("  "))
-  }
-  console.log(`\nnode: ${runtime.host} on the host (--help, lock reaction); ${runtime.roots ?? "?"} in the roots`)
 }

@@ -12,7 +12,7 @@ import * as EffectModule from "effect/Effect"
 import * as Either from "effect/Either"
 import { identity } from "effect/Function"
 import type * as Option from "effect/Option"
-import { packageManagerNames } from "../layers/packageManagers/index.js"
+import { packageManagerNames } from "../layers/packageManagers/names.js"
 import { type ServiceManagerKind, serviceManagerKinds } from "../services/AgentService.js"
 import type { PackageManagerKind } from "../services/PackageManager.js"
 import { DEFAULT_REPOSITORY } from "../services/UpdaterConfig.js"
@@ -20,7 +20,7 @@ import { EXIT_ALREADY_RUNNING, EXIT_FAILED, EXIT_OK, EXIT_USAGE } from "../progr
 import type * as Completions from "./Completions.js"
 import * as Help from "./Help.js"
 import { compareUpstream, parseVersionTxt, upstreamOf } from "../domain/Version.js"
-import { FLEET_INSTALLED } from "./FleetSimulate.js"
+import { FLEET_INSTALLED } from "./FleetVersions.js"
 import * as OptionSpec from "./OptionSpec.js"
 
 export interface HostOptions {

@@ -10,10 +10,9 @@ import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
 import * as MemoryStateStore from "../layers/MemoryStateStore.js"
 import * as FleetSimulation from "../programs/FleetSimulation.js"
+import { FLEET_INSTALLED, FLEET_PUBLISHED } from "./FleetVersions.js"
 
-/** The fleet's agents before the publication, and the version published at hour 0 unless `--fail-version` names it. */
-export const FLEET_INSTALLED = "1.1.0-1"
-export const FLEET_PUBLISHED = "1.2.0"
+export { FLEET_INSTALLED, FLEET_PUBLISHED } from "./FleetVersions.js"
 
 export interface FleetSimulateOptions {
   readonly hosts: number
@@ -77,6 +76,49 @@ export const chart = (table: ReadonlyArray<FleetSimulation.HourRow>, simulated: 
 const perMinute = (load: FleetSimulation.RequestLoad, what: string) =>
   `peak ${load.peakPerMinute}/min, mean ${load.meanPerMinute}/min (${load.total} ${what})`
 
+/** The hours the terminal's dashboard shows (and the last one); `--json` has every hour. */
+const DASHBOARD_HOURS = [1, 6, 12, 24]
+const LABEL_WIDTH = 26
+
+type DashboardRow = FleetSimulation.FleetReport["dashboard"]["hours"][number]
+
+/**
+ * The dashboard at a few hours: one line per fleet-wide query and per label value of a `by` one
+ * (`-`: no series, as Prometheus returns none); a label value too long for its column is a note below.
+ */
+export const dashboardTable = (report: FleetSimulation.FleetReport): string => {
+  const hours = [...new Set([...DASHBOARD_HOURS.filter((hour) => hour < report.hours), report.hours])]
+  const rows = hours.map((hour) => report.dashboard.hours[hour]!)
+  const cells = (value: (row: DashboardRow) => number | null | undefined) =>
+    rows.map((row) => String(value(row) ?? "-").padStart(7)).join("")
+  const lines = [
+    "dashboard: the hosts' metrics files aggregated as Prometheus would (--json: every hour, and the PromQL)",
+    `${"hour".padEnd(LABEL_WIDTH)}${hours.map((hour) => String(hour).padStart(7)).join("")}`
+  ]
+  const notes: Array<string> = []
+  const single = (title: string, key: "reporting" | "agentsRunning" | "rollbacks") =>
+    lines.push(`${title.padEnd(LABEL_WIDTH)}${cells((row) => row[key])}`)
+  const grouped = (title: string, key: "installed" | "plannedUpgrades" | "heldBack" | "lastPassFailed") => {
+    const labels = [...new Set(rows.flatMap((row) => Object.keys(row[key])))].sort()
+    for (const label of labels) {
+      let text = `${title} ${label}`
+      if (text.length >= LABEL_WIDTH) {
+        notes.push(`[${notes.length + 1}] ${label}`)
+        text = `${title} [${notes.length}]`
+      }
+      lines.push(`${text.padEnd(LABEL_WIDTH)}${cells((row) => row[key][label])}`)
+    }
+  }
+  single("hosts reporting", "reporting")
+  grouped("installed", "installed")
+  single("agents running", "agentsRunning")
+  grouped("upgrade planned to", "plannedUpgrades")
+  single("rollbacks done", "rollbacks")
+  grouped("holding back", "heldBack")
+  grouped("last pass failed:", "lastPassFailed")
+  return [...lines, ...notes].join("\n")
+}
+
 export const render = (report: FleetSimulation.FleetReport): string => {
   const failure = report.failure
   const simulated = failure === undefined ? "upgradedPct" : "triedPct"
@@ -112,6 +154,7 @@ export const render = (report: FleetSimulation.FleetReport): string => {
         : `AGENT NOT RUNNING on ${failure.withoutRunningAgent} hosts`
     )
   }
+  lines.push("", dashboardTable(report))
   return lines.join("\n")
 }
 

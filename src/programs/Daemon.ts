@@ -25,6 +25,8 @@ export interface DaemonOptions {
   readonly pidfile: string
   readonly interval: Duration.Duration
   readonly delayUnit: DelayUnit
+  /** Run after each check, before the daemon sleeps: e.g. giving back the memory the check used. */
+  readonly afterCheck?: Effect.Effect<void>
 }
 
 /**
@@ -82,6 +84,7 @@ export const run = (options: DaemonOptions) =>
     yield* Pidfile.claim(options.pidfile)
     const store = yield* StateStore
     const interval = Duration.toMillis(options.interval)
+    const afterCheck = (options.afterCheck ?? Effect.void).pipe(surviveDefects<void>(undefined))
     yield* Effect.logInfo(`daemon started (pid ${process.pid}); checking every ${Duration.format(options.interval)}`)
     let plan = Option.fromNullable((yield* store.get).plannedUpgrade)
     let wake: WakeTime = { check: yield* monotonicMillis, upgrade: undefined, notBefore: undefined }
@@ -121,7 +124,10 @@ export const run = (options: DaemonOptions) =>
       // A plan already past due when the last step ended (its pass failed, say) waits for the next check, not the next wake.
       if (checkDue || waiting || (wake.upgrade !== undefined && wake.upgrade <= now)) {
         notBefore = yield* holdBack(now).pipe(surviveDefects(Option.none<number>()))
-        if (Option.isNone(notBefore)) plan = yield* check(now)
+        if (Option.isNone(notBefore)) {
+          plan = yield* check(now)
+          yield* afterCheck
+        }
       }
       wake = {
         check: nextCheck,

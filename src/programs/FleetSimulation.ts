@@ -6,6 +6,11 @@
  * update pass (below). Time is a discrete-event loop over a min-heap of (time, host): Effect's
  * `Clock` reads the loop's time, and nothing waits.
  *
+ * Each step ends as the daemon's does, in the production `recordingMetrics`: the pass's facts, read
+ * from its outcome, the host's state and the host (`PassMetrics`), become the metric families of
+ * its metrics file (`Metrics.families`), and `FleetDashboard` aggregates every host's latest ones
+ * as Prometheus would over the fleet's files: what a dashboard shows at the end of each hour.
+ *
  * The hosts follow the daemon's schedule (`Daemon.run`): a check every interval on the host's own
  * grid (a random offset: daemons start at any time), and a wake at a planned upgrade's due time
  * when that comes before the next check. A check that fails leaves the plan as it was; a plan
@@ -16,12 +21,21 @@
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as FiberRef from "effect/FiberRef"
 import * as Option from "effect/Option"
 import * as Random from "effect/Random"
+import { type Dashboard, FleetDashboard, queries } from "../domain/FleetDashboard.js"
 import { reasonsToLeaveAlone } from "../domain/LeaveAlone.js"
+import { families } from "../domain/Metrics.js"
 import { expectedShare } from "../domain/RolloutCurve.js"
 import { isUpToDate, upstreamOf } from "../domain/Version.js"
+import { AgentService } from "../services/AgentService.js"
+import { MetricsSink } from "../services/MetricsSink.js"
+import { PackageManager } from "../services/PackageManager.js"
 import { type PlannedUpgrade, StateStore, type StateStoreShape } from "../services/StateStore.js"
+import { defaults as configDefaults, UpdaterConfig } from "../services/UpdaterConfig.js"
+import { notHealthy } from "./HealthCheck.js"
+import { publishedRead, recordingMetrics } from "./PassMetrics.js"
 import { PassOutcome } from "./PassOutcome.js"
 import { rememberFailed, UpgradeRolledBack } from "./Rollback.js"
 import * as StagedPass from "./StagedPass.js"
@@ -112,6 +126,8 @@ export interface FleetReport {
     readonly steps: number
   }
   readonly failure: FailureReport | undefined
+  /** The fleet's metrics files as a dashboard shows them, at the end of each hour (see `FleetDashboard`). */
+  readonly dashboard: Dashboard
 }
 
 export interface FleetResult {
@@ -216,6 +232,8 @@ const loadOf = (perMinute: Int32Array): RequestLoad => {
 
 const pct = (count: number, of: number) => Math.round((count / of) * 10_000) / 100
 
+const notSimulated = (what: string) => Effect.dieMessage(`${what} is not part of the fleet's model of a pass`)
+
 export const run = (options: FleetOptions) =>
   Effect.gen(function*() {
     const interval = HOUR
@@ -229,6 +247,8 @@ export const run = (options: FleetOptions) =>
     let steps = 0
     let countedChecks = 0
     let retried = 0
+    // The production text of a failed health check, with the default grace.
+    const unhealthy = yield* notHealthy(target).pipe(Effect.provideService(UpdaterConfig, configDefaults))
 
     const hosts: Array<Host> = []
     for (let i = 0; i < options.hosts; i++) {
@@ -271,8 +291,11 @@ export const run = (options: FleetOptions) =>
       versionRequests[minute]!++
       const installed = host.installed
       const published = options.published
-      if (isUpToDate(installed, published)) return Effect.succeed(PassOutcome.UpToDate({ installed, published }))
-      return Effect.flatMap(host.store.get, ({ failedVersion }): Effect.Effect<PassOutcome, UpgradeRolledBack, StateStore> => {
+      // As the pass does once it has read version.txt, for the metrics of a pass that fails later.
+      const read = FiberRef.set(publishedRead, Option.some(published))
+      if (isUpToDate(installed, published)) return Effect.as(read, PassOutcome.UpToDate({ installed, published }))
+      const state = Effect.zipRight(read, host.store.get)
+      return Effect.flatMap(state, ({ failedVersion }): Effect.Effect<PassOutcome, UpgradeRolledBack, StateStore> => {
         const reason = reasonsToLeaveAlone({ published, held: false, failedVersion })[0]
         if (reason !== undefined) return Effect.succeed(PassOutcome.Skipped({ installed, published, reason: reason.text }))
         if (!upgrade) return Effect.succeed(PassOutcome.Behind({ installed, published }))
@@ -288,15 +311,15 @@ export const run = (options: FleetOptions) =>
           return Effect.succeed(PassOutcome.Upgraded({ from: installed, to: target, agentWasRunning: true }))
         }
         // It exits within its health grace: as `Rollback.rollBack` does, the kept package of the
-        // previous version is installed and started again, and the version is remembered as failed.
-        // (The tests check this against the real daemon and pass on a simulated host.)
-        const failure = "the agent stopped within its health grace"
+        // previous version is installed and started again, and the version is remembered as failed
+        // and the rollback counted. (The tests check this against the real daemon and pass on a
+        // simulated host.)
         host.installed = installed
         host.running = true
         host.rolledBack++
         return Effect.zipRight(
-          rememberFailed(target, failure),
-          Effect.fail(new UpgradeRolledBack({ target, previous: installed, reason: failure, agentRunning: true }))
+          rememberFailed(target, unhealthy, { rolledBack: true }),
+          Effect.fail(new UpgradeRolledBack({ target, previous: installed, reason: unhealthy, agentRunning: true }))
         )
       })
     }
@@ -307,8 +330,9 @@ export const run = (options: FleetOptions) =>
      * the model returns `UpToDate` or `Skipped` reading only the state, and `replan` keeps the
      * absent plan without saving anything or drawing: state, plan and random sequence stay as they
      * were, and the published version does not change during a run. Only the check's
-     * `version.txt` request is left, which is counted. (The tests run the fleet both ways and
-     * compare.)
+     * `version.txt` request is left, which is counted, and its metrics file, which would differ
+     * only in its times: no query of the dashboard reads them. (The tests run the fleet both ways
+     * and compare.)
      */
     const settled = (host: Host): Effect.Effect<boolean> =>
       Option.isSome(host.plan)
@@ -343,12 +367,13 @@ export const run = (options: FleetOptions) =>
     }
 
     /** One wake of a host's daemon, as `Daemon.run`'s step; its next wake, or NaN once settled. */
-    const wake = (host: Host): Effect.Effect<number, never, StateStore> => {
+    const wake = (host: Host): Effect.Effect<number, never, StateStore | AgentService | PackageManager> => {
       const checkDue = now >= host.nextCheck
       if (checkDue) host.nextCheck += Math.floor((now - host.nextCheck) / interval + 1) * interval
       if (!checkDue && (host.wakeUpgrade === undefined || host.wakeUpgrade > now)) return nextWake(host)
       steps++
       return StagedPass.stepWith(modelPass(host))(host.plan, now, staged).pipe(
+        recordingMetrics(({ outcome }) => outcome),
         Effect.map((done) => done.plan),
         // As the daemon's check: a failed pass is logged and the plan stands.
         Effect.catchAll((error) => Effect.as(Effect.logError(error.message), host.plan)),
@@ -366,23 +391,67 @@ export const run = (options: FleetOptions) =>
      * `current` without a service provided afresh (a copy of the fiber's context) at every step.
      */
     let current: Host = hosts[0]!
+    let currentIndex = 0
     const currentStore = StateStore.of({
       get: Effect.suspend(() => current.store.get),
       update: (f) => Effect.suspend(() => current.store.update(f))
     })
+    // What the metrics of a pass ask of the host besides its state: whether the agent runs, and
+    // after a failure, the installed version.
+    const currentAgent = AgentService.of({
+      kind: "systemd",
+      isRunning: Effect.sync(() => current.running),
+      startedAt: notSimulated("the agent's start time"),
+      isEnabled: notSimulated("the agent's boot setting"),
+      stop: notSimulated("stopping the agent"),
+      start: notSimulated("starting the agent")
+    })
+    const currentPackages = PackageManager.of({
+      kind: "apt",
+      installedVersion: Effect.sync(() => Option.some(current.installed)),
+      repositoryState: notSimulated("the repository's configuration"),
+      configureRepository: notSimulated("configuring the repository"),
+      refresh: notSimulated("a metadata refresh"),
+      candidateVersion: notSimulated("the candidate version"),
+      download: notSimulated("a download"),
+      install: notSimulated("an install"),
+      installVersion: () => notSimulated("an install"),
+      securePackage: () => notSimulated("securing a package"),
+      keepPackages: () => notSimulated("keeping packages"),
+      restore: () => notSimulated("a restore"),
+      installedState: notSimulated("the installed state"),
+      isHeld: notSimulated("a hold"),
+      repair: notSimulated("a repair")
+    })
+    const dashboard = new FleetDashboard(options.hosts)
+    const dashboardSink = MetricsSink.of({
+      enabled: true,
+      write: (facts) => Effect.sync(() => dashboard.write(currentIndex, families(facts)))
+    })
+    const dashboardHours: Array<Dashboard["hours"][number]> = []
 
     const heap = new EventHeap(options.hosts)
     hosts.forEach((host, index) => heap.push(host.firstCheck, index))
     const loop = Effect.gen(function*() {
       while (heap.size > 0 && heap.peekTime() < end) {
         now = heap.peekTime()
+        // The files at the end of each hour before this wake (the table's hour h counts what happened by h).
+        while (dashboardHours.length * HOUR < now) dashboardHours.push(dashboard.snapshot(dashboardHours.length))
         const index = heap.pop()
         current = hosts[index]!
+        currentIndex = index
         const next = yield* wake(current)
         if (!Number.isNaN(next)) heap.push(next, index)
       }
+      while (dashboardHours.length <= options.hours) dashboardHours.push(dashboard.snapshot(dashboardHours.length))
     })
-    yield* loop.pipe(Effect.withClock(loopClock(() => now)), Effect.provideService(StateStore, currentStore))
+    yield* loop.pipe(
+      Effect.withClock(loopClock(() => now)),
+      Effect.provideService(StateStore, currentStore),
+      Effect.provideService(AgentService, currentAgent),
+      Effect.provideService(PackageManager, currentPackages),
+      Effect.provideService(MetricsSink, dashboardSink)
+    )
 
     // The curve: hosts upgraded, and upgrades tried, by each hour.
     const upgradedBy = new Int32Array(options.hours + 1)
@@ -439,7 +508,8 @@ export const run = (options: FleetOptions) =>
       maxDeviationPp: Math.round(maxDeviationPp * 100) / 100,
       maxDeviationHour,
       load: { versionTxt: loadOf(versionRequests), packages: loadOf(packageRequests), countedChecks, steps },
-      failure
+      failure,
+      dashboard: { queries, hours: dashboardHours }
     }
     return {
       report,

@@ -31,6 +31,28 @@ describe("simulate --hosts: the printed report", () => {
       expect(text).toContain("broken release 1.4.0: 100 hosts tried it, 100 rolled back, 100 stayed on 1.1.0-1, 0 left on it")
       expect(text).toContain("agent running on all 100 hosts: none was left without one")
       expect(text).toContain("--fail-version 1.4.0")
+      const dashboard = text.slice(text.indexOf("dashboard:")).split("\n")
+      expect(dashboard[1]).toMatch(/^hour +1 +6 +12 +24 +30$/)
+      expect(dashboard).toContain(`installed 1.1.0-1${"100".padStart(16)}${"100".padStart(7).repeat(4)}`)
+      expect(dashboard).toContain(`agents running${"100".padStart(19)}${"100".padStart(7).repeat(4)}`)
+      expect(dashboard).toContainEqual(expect.stringMatching(/^rollbacks done +\d+ +\d+ +\d+ +100 +100$/))
+      expect(dashboard).toContainEqual(expect.stringMatching(/^holding back 1\.4\.0 +[-\d]+ +\d+ +\d+ +100 +100$/))
+      expect(dashboard).toContainEqual(expect.stringMatching(/^last pass failed: \[1\] +[-\d ]+$/))
+      expect(dashboard.at(-1)).toBe(
+        "[1] the upgrade to 1.4.0-1 failed (1.4.0-1 did not stay running for 30s); rolled back to 1.1.0-1, which is running again"
+      )
+    }))
+
+  it.effect("the dashboard's last column is the report's end: every host upgraded, nothing planned, nothing failed", () =>
+    Effect.gen(function*() {
+      const done = yield* report({ hosts: 200, hours: 30, seed: "render", failVersion: undefined, json: false })
+      const dashboard = render(done).split("dashboard:")[1]!.split("\n")
+      const last = (title: string) => dashboard.find((line) => line.startsWith(title))?.trim().split(/ +/).at(-1)
+      expect(last("installed 1.2.0-1")).toBe(String((done.table.at(-1)!.upgradedPct / 100) * 200))
+      expect(last("installed 1.1.0-1")).toBe("-")
+      expect(last("upgrade planned to 1.2.0")).toBe("-")
+      expect(last("rollbacks done")).toBe("0")
+      expect(dashboard.some((line) => line.startsWith("holding back") || line.startsWith("last pass failed"))).toBe(false)
     }))
 
   it("the chart has a column per hour (at most 72) and 21 rows", () => {
@@ -80,6 +102,16 @@ describe("simulate --hosts: the executable", () => {
     expect(Object.keys(parsed.table[0]).sort()).toEqual(["expectedPct", "hour", "triedPct", "upgradedPct"])
     expect(parsed.load.versionTxt.peakPerMinute).toBeGreaterThan(0)
     expect(parsed.failure).toMatchObject({ version: "1.3", tried: 300, rolledBack: 300, withoutRunningAgent: 0 })
+    expect(parsed.dashboard.queries.installed).toBe("count by (installed) (cloudbackup_updater_agent_info)")
+    expect(parsed.dashboard.hours).toHaveLength(31)
+    expect(parsed.dashboard.hours.at(-1)).toMatchObject({
+      hour: 30,
+      reporting: 300,
+      installed: { "1.1.0-1": 300 },
+      rollbacks: 300,
+      heldBack: { "1.3": 300 },
+      lastPassFailed: {}
+    })
     expect(run("simulate", "--hosts", "300", "--hours", "30", "--seed", "cli", "--json", "--fail-version", "1.3").stdout)
       .toBe(first.stdout)
   })

@@ -314,6 +314,49 @@ describe("daemon", () => {
     })
   })
 
+  describe("afterCheck", () => {
+    it.effect("runs once after each check, once the check is done, and not when a check is held back", () => {
+      const { files, layer, requests } = setup({ installed: "1.1.0-1", offered: ["1.1.0-1"] })
+      return Effect.gen(function*() {
+        const after: Array<{ at: number; reads: number }> = []
+        const afterCheck = Effect.map(Clock.currentTimeMillis, (at) => void after.push({ at, reads: versionReads(requests).length }))
+        const fiber = yield* Effect.fork(Daemon.run({ ...options, afterCheck }))
+        yield* TestClock.adjust(Duration.hours(2))
+        expect(after).toEqual([{ at: 0, reads: 1 }, { at: HOUR, reads: 2 }, { at: 2 * HOUR, reads: 3 }])
+        files["version.txt"] = tooManyRequests(150 * 60_000)
+        yield* TestClock.adjust(Duration.hours(1))
+        files["version.txt"] = repositoryFiles("1.1.0")["version.txt"]!
+        // The 429 check ran (and so did afterCheck); the next check waits for the not-before time.
+        yield* TestClock.adjust(Duration.hours(1))
+        expect(after.map((a) => a.at / HOUR)).toEqual([0, 1, 2, 3])
+        yield* TestClock.adjust(Duration.hours(1.5))
+        expect(after.map((a) => a.at / HOUR)).toEqual([0, 1, 2, 3, 5.5])
+        yield* Fiber.interrupt(fiber)
+      }).pipe(Effect.provide(layer))
+    })
+
+    it.effect("a defect in it is logged and the daemon goes on", () => {
+      const { layer, requests } = setup({ installed: "1.1.0-1", offered: ["1.1.0-1"] })
+      return Effect.gen(function*() {
+        const logs = captureLogs()
+        const afterCheck = Effect.sync(() => {
+          throw new Error("no memory to give back")
+        })
+        const fiber = yield* Effect.fork(
+          Daemon.run({ ...options, afterCheck }).pipe(Logger.withMinimumLogLevel(LogLevel.Info), Effect.provide(logs.layer))
+        )
+        yield* TestClock.adjust(Duration.hours(1))
+        expect(versionReads(requests)).toEqual([0, 1])
+        expect(logs.lines.filter((line) => line.startsWith("ERROR"))).toEqual([
+          "ERROR internal error: no memory to give back; going on with the next check",
+          "ERROR internal error: no memory to give back; going on with the next check"
+        ])
+        expect(fiber.unsafePoll()).toBeNull()
+        yield* Fiber.interrupt(fiber)
+      }).pipe(Effect.provide(layer))
+    })
+  })
+
   describe("a defect (a throw inside a layer) in a check", () => {
     it.effect("is logged with its cause, remembered as the last error, and the next check runs as planned", () => {
       const { files, layer, requests } = setup({ installed: "1.1.0-1", offered: ["1.1.0-1"] })

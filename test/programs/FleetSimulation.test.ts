@@ -4,15 +4,20 @@ import * as Effect from "effect/Effect"
 import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
 import * as Fiber from "effect/Fiber"
+import * as Layer from "effect/Layer"
 import * as Random from "effect/Random"
 import * as TestClock from "effect/TestClock"
+import { FleetDashboard } from "../../src/domain/FleetDashboard.js"
+import { families } from "../../src/domain/Metrics.js"
 import { delayCdf, expectedShare, gammaCdf } from "../../src/domain/RolloutCurve.js"
 import { drawUnits } from "../../src/domain/RolloutDelay.js"
+import * as MemoryMetricsSink from "../../src/layers/MemoryMetricsSink.js"
 import * as MemoryStateStore from "../../src/layers/MemoryStateStore.js"
 import { SimulatedHostTag } from "../../src/layers/SimulatedHost.js"
 import * as Daemon from "../../src/programs/Daemon.js"
 import * as FleetSimulation from "../../src/programs/FleetSimulation.js"
 import { StateStore } from "../../src/services/StateStore.js"
+import { defaults as configDefaults } from "../../src/services/UpdaterConfig.js"
 import { repositoryFiles, type Served, simulatedRun } from "../support/SimulatedRun.js"
 
 const HOUR = 3_600_000
@@ -172,7 +177,7 @@ describe("fleet simulation (the daemon's staged step on N hosts, virtual time)",
     ([seed, broken]) =>
       Effect.gen(function*() {
         const hours = 30
-        const { hosts } = yield* fleet({ hosts: 1, hours, seed, broken })
+        const { hosts, report } = yield* fleet({ hosts: 1, hours, seed, broken })
         const simulated = hosts![0]!
         const files: Record<string, Served> = repositoryFiles("1.1.0")
         files["version.txt"] = { status: 200, body: "1.2.0\n" }
@@ -185,7 +190,10 @@ describe("fleet simulation (the daemon's staged step on N hosts, virtual time)",
             crashingVersions: broken ? ["1.2.0-1"] : []
           },
           files,
-          requests
+          requests,
+          undefined,
+          // The fleet's hosts have the default health grace: the same failure reason.
+          { healthGrace: configDefaults.healthGrace }
         )
         // The fleet drew the host's offset first, then its delay: the daemon gets the same stream after the offset.
         const random = Random.make(seed)
@@ -221,7 +229,81 @@ describe("fleet simulation (the daemon's staged step on N hosts, virtual time)",
           expect(started[0]!.at).toBeGreaterThanOrEqual(simulated.triedAt)
           expect(started[0]!.at).toBeLessThan(simulated.triedAt + 10 * 60_000)
           expect(yield* host.violations).toEqual([])
-        }).pipe(Effect.provide(layer))
+
+          // The dashboard of the daemon's metrics files at the end of each hour is the fleet's (but
+          // while an upgrade's pass runs: it takes minutes here, an instant there).
+          const written = yield* (yield* MemoryMetricsSink.MemoryMetricsTag).written
+          expect(written.length).toBeGreaterThan(hours)
+          for (const [hour, row] of report.dashboard.hours.entries()) {
+            if (upgrading(hour * HOUR)) continue
+            const dashboard = new FleetDashboard(1)
+            const file = written.filter((facts) => facts.checkedAt <= hour * HOUR).at(-1)
+            if (file !== undefined) dashboard.write(0, families(file))
+            expect(dashboard.snapshot(hour), `hour ${hour}`).toEqual(row)
+          }
+          expect(report.dashboard.hours.at(-1)).toMatchObject({ rollbacks: broken ? 1 : 0, agentsRunning: 1 })
+        }).pipe(Effect.provide(Layer.merge(layer, MemoryMetricsSink.layer())))
       })
   )
+})
+
+describe("the fleet's dashboard (its hosts' metrics files aggregated)", () => {
+  /** Hosts whose event came by the end of `hour` (the table's rule). */
+  const by = (times: ReadonlyArray<number>, hour: number) => times.filter((at) => at <= hour * HOUR).length
+
+  it.effect("a good release: hosts reporting, by installed version and with a plan pending, hour by hour as the report counts them", () =>
+    Effect.gen(function*() {
+      const { hosts, report } = yield* fleet({ hosts: 300, hours: 30, seed: "dashboard" })
+      const firstChecks = hosts!.map((host) => host.firstCheck)
+      const upgrades = hosts!.map((host) => host.upgradedAt)
+      expect(report.dashboard.hours).toHaveLength(31)
+      for (const row of report.dashboard.hours) {
+        const { hour } = row
+        const reporting = by(firstChecks, hour)
+        const upgraded = by(upgrades, hour)
+        expect(upgraded, `hour ${hour}`).toBe(Math.round((report.table[hour]!.upgradedPct * report.hosts) / 100))
+        expect(row, `hour ${hour}`).toEqual({
+          hour,
+          reporting: reporting === 0 ? null : reporting,
+          installed: Object.fromEntries(
+            [["1.1.0-1", reporting - upgraded], ["1.2.0-1", upgraded]].filter(([, count]) => count !== 0)
+          ),
+          agentsRunning: reporting === 0 ? null : reporting,
+          // Every host plans at its first check, and its plan goes once it has upgraded.
+          plannedUpgrades: reporting - upgraded === 0 ? {} : { "1.2.0": reporting - upgraded },
+          rollbacks: reporting === 0 ? null : 0,
+          heldBack: {},
+          lastPassFailed: {}
+        })
+      }
+      expect(report.dashboard.hours.at(-1)!.installed).toEqual({ "1.2.0-1": 300 })
+    }))
+
+  it.effect("--fail-version: the rollbacks, the held-back version and the failed passes agree with the failure report", () =>
+    Effect.gen(function*() {
+      const { hosts, report } = yield* fleet({ hosts: 300, hours: 30, seed: "dashboard", published: "1.3.0", broken: true })
+      const failure = report.failure!
+      const last = report.dashboard.hours.at(-1)!
+      expect(failure.rolledBack).toBe(300)
+      expect(last.rollbacks).toBe(failure.rolledBack)
+      expect(last.heldBack).toEqual({ "1.3.0": failure.rolledBack })
+      expect(last.installed).toEqual({ "1.1.0-1": failure.stayedOnOld })
+      expect(last.agentsRunning).toBe(failure.agentsRunning)
+      expect(last.plannedUpgrades).toEqual({})
+      const reason = "the upgrade to 1.3.0-1 failed (1.3.0-1 did not stay running for 30s); rolled back to 1.1.0-1, which is running again"
+      for (const row of report.dashboard.hours) {
+        const { hour } = row
+        const rolledBack = by(hosts!.map((host) => host.triedAt), hour)
+        // A rollback fails its pass; the next check, on the host's hourly grid, passes and leaves the version alone.
+        const failing = hosts!.filter((host) => {
+          const nextCheck = host.firstCheck + Math.ceil((host.triedAt - host.firstCheck) / HOUR) * HOUR
+          return host.triedAt <= hour * HOUR && nextCheck > hour * HOUR
+        }).length
+        expect(row.rollbacks ?? 0, `hour ${hour}`).toBe(rolledBack)
+        expect(row.heldBack, `hour ${hour}`).toEqual(rolledBack === 0 ? {} : { "1.3.0": rolledBack })
+        expect(row.lastPassFailed, `hour ${hour}`).toEqual(failing === 0 ? {} : { [reason]: failing })
+        expect(row.installed["1.3.0-1"]).toBeUndefined()
+      }
+      expect(report.dashboard.hours.some((row) => Object.keys(row.lastPassFailed).length > 0)).toBe(true)
+    }))
 })

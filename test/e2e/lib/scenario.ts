@@ -14,7 +14,7 @@ import { BUNDLE, IN_ROOT } from "./paths.js"
 import { isAlive } from "./procfs.js"
 import { Publisher } from "./publish.js"
 import { RepoServer } from "./repoServer.js"
-import { Root } from "./root.js"
+import { Root, ROOT_ENV } from "./root.js"
 import type { RootKind } from "./rootImage.js"
 
 /**
@@ -33,6 +33,8 @@ export interface UpdaterOptions {
   readonly timeoutMs?: number
   /** The program to run instead of the suite's copy of the bundle, e.g. an installed /usr/bin/cloudbackup-updater. */
   readonly command?: ReadonlyArray<string>
+  /** Variables added to the root's environment. */
+  readonly env?: Readonly<Record<string, string>>
 }
 
 /** What must stay exactly the same when the updater is expected to touch nothing. */
@@ -138,7 +140,10 @@ export class Scenario {
     await fs.access(BUNDLE).catch(() => {
       throw new Error(`${BUNDLE} does not exist: run "npm run build" first`)
     })
-    return this.root.start(this.updaterArgv(options), { timeoutMs: options.timeoutMs ?? 180_000 })
+    return this.root.start(this.updaterArgv(options), {
+      timeoutMs: options.timeoutMs ?? 180_000,
+      ...(options.env === undefined ? {} : { env: { ...ROOT_ENV, ...options.env } })
+    })
   }
 
   async runUpdater(options: UpdaterOptions = {}): Promise<ExecResult> {
